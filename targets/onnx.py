@@ -1,0 +1,124 @@
+"""ONNX models: converters into ONNX, and onnxruntime as runner."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConversionError, InputError, first_line
+from ..model import ModelHandle
+from ..tensors import TensorSpec, guess_image_layout, infer_layout
+from .batching import in_batches
+from .registry import Converter
+from .tools import run_tool
+
+PACKAGES = ("onnxruntime",)
+FILE_NAME = "model.onnx"
+OPSET = 17
+
+
+def load_proto(path: Path):
+    import onnx
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as error:
+        raise InputError(f"cannot load ONNX model {path}: {first_line(error)}") from None
+
+
+def _specs(values, reference_specs=None) -> list[TensorSpec]:
+    specs = []
+    for i, value in enumerate(values):
+        tensor_type = value.type.tensor_type
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None
+                      for d in tensor_type.shape.dim)
+        layout = guess_image_layout(shape)
+        if reference_specs and len(reference_specs) == len(values):
+            layout = infer_layout(shape, reference_specs[i])
+        specs.append(TensorSpec(value.name, shape, _numpy_dtype(tensor_type.elem_type), layout))
+    return specs
+
+
+def _numpy_dtype(elem_type: int) -> str:
+    from onnx.helper import tensor_dtype_to_np_dtype
+    try:
+        return np.dtype(tensor_dtype_to_np_dtype(elem_type)).name
+    except (KeyError, TypeError, ValueError):  # UNDEFINED or a type numpy lacks
+        return "float32"
+
+
+def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
+    graph = load_proto(path).graph
+    initializers = {init.name for init in graph.initializer}
+    inputs = [v for v in graph.input if v.name not in initializers]
+    return ModelHandle(
+        Path(path), "onnx",
+        tuple(_specs(inputs, reference.inputs if reference else None)),
+        tuple(_specs(graph.output, reference.outputs if reference else None)))
+
+
+def open_source(path: Path, options, fmt: str) -> ModelHandle:
+    return open_handle(path)
+
+
+def session(path: Path, threads: int | None = None):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise InputError(f"onnxruntime cannot load {path}: {first_line(error)}") from None
+
+
+def make_runner(handle: ModelHandle, threads: int | None = None):
+    sess = session(handle.path, threads)
+    names = [i.name for i in sess.get_inputs()]
+
+    def run_batch(inputs):
+        feed = {name: x.astype(spec.dtype, copy=False)
+                for name, spec, x in zip(names, handle.inputs, inputs)}
+        return sess.run(None, feed)
+
+    return lambda inputs: in_batches(run_batch, inputs)
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    return dict(Counter(node.op_type for node in load_proto(handle.path).graph.node))
+
+
+def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    """torch.onnx.export with a dynamic batch dimension on every input and output."""
+    import torch
+    from . import torch as torch_format
+    module, example = torch_format.module_and_example(source)
+    input_names = [s.name for s in source.inputs]
+    output_names = [s.name for s in source.outputs]
+    axes = {name: {0: "batch"} for name in input_names + output_names}
+    try:
+        # The TorchScript-based exporter: it handles scripted modules as well, is fast, and
+        # keeps weights inside the file. (torch.export-based dynamo=True is the other path.)
+        torch.onnx.export(module, example, str(out_dir / FILE_NAME), input_names=input_names,
+                          output_names=output_names, dynamic_axes=axes,
+                          opset_version=OPSET, dynamo=False)
+    except Exception as error:
+        raise ConversionError("torch -> onnx (torch.onnx.export)", str(source.path),
+                              first_line(error)) from None
+    return open_handle(out_dir / FILE_NAME, source)
+
+
+def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    argv = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(source.path),
+            "--output", str(out_dir / FILE_NAME), "--opset", str(OPSET)]
+    run_tool("savedmodel -> onnx (tf2onnx)", source.path, argv, cwd=out_dir,
+             log=Path(ctx.work_dir) / "tf2onnx.log")
+    return open_handle(out_dir / FILE_NAME, source)
+
+
+CONVERTERS = (
+    Converter("torch", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),
+    Converter("torchscript", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),
+    Converter("savedmodel", "onnx", "tf2onnx", from_savedmodel, ("tf2onnx", "tensorflow", "onnx")),
+)

@@ -1,0 +1,53 @@
+"""onnx2tf, run the way that works offline and never touches the user's file.
+
+Measured pitfalls this module exists for (see ENVIRONMENT.md):
+- onnx2tf overwrites its input .onnx in place (it runs `onnxsim IN IN`): it gets a copy.
+- it needs `onnxsim` on PATH or dynamic models fail ('Dimension -1 must be >= 0').
+- for static 4-D 3-channel inputs it downloads a sample-image file unless one is in its
+  working directory: we put a file there, made from seeded values in 0..1.
+- it assumes NCHW inputs; channels-last ONNX inputs (e.g. from tf2onnx) are kept as-is.
+One run writes both the SavedModel and the float32 TFLite model; both steps reuse it.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..model import ModelHandle
+from .tools import run_tool
+
+SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def convert(source: ModelHandle, ctx) -> Path:
+    """Run onnx2tf once per source model; returns its output folder."""
+    key = ("onnx2tf", str(source.path))
+    if key not in ctx.cache:
+        ctx.cache[key] = _run(source, ctx)
+    return ctx.cache[key]
+
+
+def _run(source: ModelHandle, ctx) -> Path:
+    work = Path(ctx.work_dir) / f"onnx2tf-{len(ctx.cache)}"
+    work.mkdir(parents=True)
+    model = work / "model.onnx"
+    shutil.copyfile(source.path, model)
+    side_data = Path(str(source.path) + ".data")  # external weights from torch's dynamo exporter
+    if side_data.exists():
+        shutil.copyfile(side_data, work / side_data.name)
+    np.save(work / SAMPLE_FILE,
+            np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+    argv = [sys.executable, "-c", "import onnx2tf; onnx2tf.main()",
+            "-i", str(model), "-o", str(work / "out"), "-osd", "-coion", "-n"]
+    channels_last = [s.name for s in source.inputs if s.layout == "NHWC"]
+    if channels_last:
+        argv += ["-kat", *channels_last]
+    run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
+    return work / "out"
+
+
+def float32_tflite(folder: Path) -> Path:
+    return next(folder.glob("*_float32.tflite"))

@@ -1,0 +1,95 @@
+"""The two tables behind every conversion: formats (with their runners) and converters.
+
+A route from a source format to an output format is the shortest path through
+CONVERTERS; nothing outside these tables branches on format names.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import deque
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+from ..errors import UnsupportedError
+
+# format name -> module implementing open_handle / make_runner / op_counts
+FORMATS: dict[str, str] = {
+    "keras": "edgekit.targets.keras",
+    "savedmodel": "edgekit.targets.savedmodel",
+    "torch": "edgekit.targets.torch",
+    "torchscript": "edgekit.targets.torch",
+    "onnx": "edgekit.targets.onnx",
+    "tflite": "edgekit.targets.tflite",
+    "tfjs": "edgekit.targets.tfjs",
+}
+
+# formats a user may ask for as outputs (the others are sources or intermediates)
+OUTPUT_FORMATS = ("tflite", "onnx", "tfjs", "savedmodel")
+
+
+@dataclass(frozen=True)
+class Converter:
+    source: str
+    dest: str
+    tool: str  # the official converter doing the work, named in the report
+    run: Callable  # (handle, out_dir: Path, ctx: StepContext) -> ModelHandle
+    packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
+
+
+def copy_converter(fmt: str) -> Converter:
+    """When the source already is the wanted format: the artifact is an unmodified copy."""
+    return Converter(fmt, fmt, "copy", _copy, ())
+
+
+def _copy(source, out_dir, ctx):
+    import shutil
+    from pathlib import Path
+    target = out_dir / Path(source.path).name
+    if Path(source.path).is_dir():
+        shutil.copytree(source.path, target)
+    else:
+        shutil.copyfile(source.path, target)
+        side_data = Path(str(source.path) + ".data")  # ONNX external weights
+        if side_data.exists():
+            shutil.copyfile(side_data, out_dir / side_data.name)
+    return format_module(source.format).open_handle(target, source)
+
+
+def format_module(fmt: str) -> ModuleType:
+    if fmt not in FORMATS:
+        raise UnsupportedError(f"unknown format '{fmt}'; known formats: {', '.join(FORMATS)}")
+    return importlib.import_module(FORMATS[fmt])
+
+
+def converters() -> dict[tuple[str, str], Converter]:
+    """Every converter, keyed by (source, dest); each output format's module declares its own."""
+    table = {}
+    for module_name in dict.fromkeys(FORMATS.values()):
+        for converter in getattr(importlib.import_module(module_name), "CONVERTERS", ()):
+            table[(converter.source, converter.dest)] = converter
+    return table
+
+
+def route(source: str, dest: str) -> list[Converter]:
+    """The shortest chain of converters from `source` to `dest` (breadth-first search)."""
+    table = converters()
+    previous: dict[str, Converter | None] = {source: None}
+    queue = deque([source])
+    while queue:
+        fmt = queue.popleft()
+        if fmt == dest:
+            break
+        for (src, dst), converter in table.items():
+            if src == fmt and dst not in previous:
+                previous[dst] = converter
+                queue.append(dst)
+    if dest not in previous:
+        reachable = sorted(set(previous) & set(OUTPUT_FORMATS))
+        raise UnsupportedError(f"no conversion route from {source} to {dest}; "
+                               f"reachable outputs: {', '.join(reachable) or 'none'}")
+    chain = []
+    while previous[dest] is not None:
+        chain.append(previous[dest])
+        dest = previous[dest].source
+    return chain[::-1]

@@ -1,0 +1,103 @@
+"""TensorFlow SavedModel directories: a source format and the hub between converters.
+
+Keras models and onnx2tf output reach TFLite, ONNX (tf2onnx) and TF.js through here.
+SavedModels written by Keras 2 load because tf_keras is imported first.
+"""
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConversionError, InputError, first_line
+from ..model import ModelHandle
+from ..tensors import TensorSpec, default_layout
+from . import onnx2tf_tool, tfenv
+from .batching import in_batches
+from .registry import Converter
+
+PACKAGES = ("tensorflow",)
+SIGNATURE = "serving_default"
+
+
+@lru_cache(maxsize=8)
+def load(path: str):
+    tf = tfenv.tensorflow_with_keras2()
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:
+        raise InputError(f"cannot load SavedModel {path}: {first_line(error)}") from None
+    if SIGNATURE not in loaded.signatures:
+        raise InputError(f"SavedModel {path} has no '{SIGNATURE}' signature "
+                         f"(it has: {', '.join(loaded.signatures) or 'none'})")
+    return loaded
+
+
+def _signature(path: str):
+    return load(path).signatures[SIGNATURE]
+
+
+def _spec(name: str, tensor_spec) -> TensorSpec:
+    shape = tuple(None if d is None else int(d) for d in tensor_spec.shape)
+    return TensorSpec(name, shape, tensor_spec.dtype.name,
+                      default_layout(shape, channels_first=False))
+
+
+def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
+    signature = _signature(str(path))
+    inputs = [_spec(n, s) for n, s in signature.structured_input_signature[1].items()]
+    outputs = [_spec(n, s) for n, s in signature.structured_outputs.items()]
+    return ModelHandle(Path(path), "savedmodel", tuple(inputs), tuple(outputs))
+
+
+def open_source(path: Path, options, fmt: str) -> ModelHandle:
+    return open_handle(path)
+
+
+def make_runner(handle: ModelHandle, threads: int | None = None):
+    signature = _signature(str(handle.path))
+    tf = tfenv.tensorflow()
+
+    def run_batch(inputs):
+        feed = {spec.name: tf.constant(x) for spec, x in zip(handle.inputs, inputs)}
+        result = signature(**feed)
+        return [np.asarray(result[spec.name]) for spec in handle.outputs]
+
+    return lambda inputs: in_batches(run_batch, inputs)
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    graph = _signature(str(handle.path)).graph.as_graph_def()
+    ops = [node.op for node in graph.node]
+    for function in graph.library.function:
+        ops += [node.op for node in function.node_def]
+    skip = {"Placeholder", "Identity", "NoOp", "Const", "ReadVariableOp",
+            "StatefulPartitionedCall", "PartitionedCall"}
+    return dict(Counter(op for op in ops if op not in skip))
+
+
+def from_keras(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    from . import keras as keras_format
+    model = keras_format.load(str(source.path))
+    target = out_dir / "saved_model"
+    try:
+        model.export(str(target), format="tf_saved_model", verbose=False)
+    except Exception as error:
+        raise ConversionError("keras -> savedmodel", str(source.path), first_line(error)) from None
+    return open_handle(target)
+
+
+def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    produced = onnx2tf_tool.convert(source, ctx)
+    target = out_dir / "saved_model"
+    shutil.copytree(produced, target, ignore=shutil.ignore_patterns("*.tflite"))
+    return open_handle(target)
+
+
+CONVERTERS = (
+    Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras")),
+    Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
+)

@@ -1,0 +1,120 @@
+"""TF.js graph models: conversion with tensorflowjs, execution in Node.js (wasm backend).
+
+Node runs `tfjs_runner.cjs` with the npm packages the set-up installs (@tensorflow/tfjs and
+@tensorflow/tfjs-backend-wasm); never tfjs-node, whose install needs the internet.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConversionError, InputError, MissingDependencyError, first_line
+from ..model import ModelHandle
+from ..tensors import TensorSpec, infer_layout
+from . import tfenv
+from .registry import Converter
+
+PACKAGES = ("tensorflowjs",)
+RUNNER_SCRIPT = Path(__file__).with_name("tfjs_runner.cjs")
+TF_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_INT64": "int32", "DT_BOOL": "bool"}
+INSTALL_HINT = "npm install (in the edgekit checkout; see README)"
+
+
+def node_modules() -> Path:
+    """The node_modules folder holding @tensorflow/tfjs: $EDGEKIT_NODE_MODULES, else the
+    nearest one above this package (the repository root in an editable install)."""
+    candidates = [Path(os.environ["EDGEKIT_NODE_MODULES"])] if "EDGEKIT_NODE_MODULES" in os.environ \
+        else [parent / "node_modules" for parent in Path(__file__).resolve().parents]
+    for candidate in candidates:
+        if (candidate / "@tensorflow" / "tfjs-backend-wasm").is_dir():
+            return candidate
+    raise MissingDependencyError("the TF.js runtime (@tensorflow/tfjs + tfjs-backend-wasm)",
+                                 INSTALL_HINT)
+
+
+def check_runtime() -> None:
+    if shutil.which("node") is None:
+        raise MissingDependencyError("Node.js (node)", "apt-get install nodejs")
+    node_modules()
+
+
+def _read_model_json(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / "model.json").read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read TF.js model {path}: {first_line(error)}") from None
+
+
+def _specs(entries: dict, references) -> list[TensorSpec]:
+    specs = []
+    for i, (key, entry) in enumerate(entries.items()):
+        shape = tuple(None if int(d.get("size", -1)) < 0 else int(d["size"])
+                      for d in entry.get("tensorShape", {}).get("dim", []))
+        layout = infer_layout(shape, references[i]) if references and \
+            len(references) == len(entries) else None
+        specs.append(TensorSpec(entry.get("name", key).split(":")[0], shape,
+                                TF_DTYPES.get(entry.get("dtype"), "float32"), layout))
+    return specs
+
+
+def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
+    signature = _read_model_json(path).get("signature", {})
+    return ModelHandle(
+        Path(path), "tfjs",
+        tuple(_specs(signature.get("inputs", {}), reference.inputs if reference else None)),
+        tuple(_specs(signature.get("outputs", {}), reference.outputs if reference else None)))
+
+
+def make_runner(handle: ModelHandle, threads: int | None = None, backend: str = "wasm"):
+    check_runtime()
+
+    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-") as scratch:
+            scratch = Path(scratch)
+            request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
+                       "result_dir": str(scratch), "inputs": [], "outputs": [s.name for s in handle.outputs]}
+            for i, (spec, x) in enumerate(zip(handle.inputs, inputs)):
+                array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
+                array.tofile(scratch / f"input_{i}.bin")
+                request["inputs"].append({"name": spec.name, "shape": list(array.shape),
+                                          "dtype": spec.dtype, "file": str(scratch / f"input_{i}.bin")})
+            (scratch / "request.json").write_text(json.dumps(request))
+            env = dict(os.environ, NODE_PATH=str(node_modules()))
+            result = subprocess.run(["node", str(RUNNER_SCRIPT), str(scratch / "request.json")],
+                                    capture_output=True, text=True, env=env)
+            if result.returncode != 0:
+                raise InputError(f"TF.js could not run {handle.path}: "
+                                 f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+            reply = json.loads(result.stdout.strip().splitlines()[-1])
+            return [np.fromfile(o["file"], dtype=o["dtype"] if o["dtype"] != "bool" else np.uint8)
+                    .reshape(o["shape"]) for o in reply["outputs"]]
+
+    return run
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    nodes = _read_model_json(handle.path).get("modelTopology", {}).get("node", [])
+    return dict(Counter(n["op"] for n in nodes if n["op"] not in ("Const", "Placeholder")))
+
+
+def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    converter = tfenv.tfjs_converter()
+    target = out_dir / "tfjs"
+    try:
+        converter.convert_tf_saved_model(str(source.path), str(target))
+    except Exception as error:
+        raise ConversionError("savedmodel -> tfjs (tensorflowjs)", str(source.path),
+                              first_line(error)) from None
+    return open_handle(target, source)
+
+
+CONVERTERS = (
+    Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow")),
+)

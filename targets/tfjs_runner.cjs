@@ -1,0 +1,67 @@
+// Runs a TF.js graph model in Node.js for edgekit: node tfjs_runner.cjs REQUEST.json
+// REQUEST: {model_dir, backend, inputs: [{name, shape, dtype, file}], outputs: [name],
+//           result_dir}. Inputs and outputs are raw little-endian arrays; the result
+// (output shapes/dtypes/files and timings) is printed as one JSON line on stdout.
+// No tfjs-node (its install downloads libtensorflow): a small IOHandler reads the files.
+const fs = require('fs');
+const path = require('path');
+const tf = require('@tensorflow/tfjs');
+require('@tensorflow/tfjs-backend-wasm');
+
+const ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+
+function fileHandler(modelDir) {
+  return {
+    load: async () => {
+      const json = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
+      const specs = [];
+      const buffers = [];
+      for (const group of json.weightsManifest) {
+        specs.push(...group.weights);
+        for (const shard of group.paths) buffers.push(fs.readFileSync(path.join(modelDir, shard)));
+      }
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: json.modelTopology, format: json.format,
+        generatedBy: json.generatedBy, convertedBy: json.convertedBy,
+        signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
+        weightSpecs: specs,
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+      };
+    },
+  };
+}
+
+async function main() {
+  const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  await tf.setBackend(request.backend || 'wasm');
+  await tf.ready();
+  const started = Date.now();
+  const model = await tf.loadGraphModel(fileHandler(request.model_dir));
+  const loadMs = Date.now() - started;
+  const feed = {};
+  for (const input of request.inputs) {
+    const raw = fs.readFileSync(input.file);
+    const Type = ARRAYS[input.dtype];
+    const values = new Type(raw.buffer, raw.byteOffset, raw.byteLength / Type.BYTES_PER_ELEMENT);
+    feed[input.name] = tf.tensor(values, input.shape, input.dtype);
+  }
+  const runStarted = Date.now();
+  let outputs = await model.executeAsync(feed, request.outputs);
+  if (!Array.isArray(outputs)) outputs = [outputs];
+  const results = [];
+  for (let i = 0; i < outputs.length; i++) {
+    const data = await outputs[i].data();
+    const file = path.join(request.result_dir, `output_${i}.bin`);
+    fs.writeFileSync(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    results.push({ shape: outputs[i].shape, dtype: outputs[i].dtype, file });
+  }
+  const runMs = Date.now() - runStarted;
+  process.stdout.write(JSON.stringify({ backend: tf.getBackend(), load_ms: loadMs, run_ms: runMs,
+                                        tfjs: tf.version.tfjs, outputs: results }) + '\n');
+}
+
+main().catch((error) => {
+  process.stderr.write(`tfjs runner error: ${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+"""TFLite flatbuffers: converters into TFLite, and the LiteRT interpreter as runner.
+
+Runs with ai-edge-litert (the LiteRT interpreter) or, on a slim device install,
+tflite-runtime; nothing here needs TensorFlow at run time.
+"""
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConversionError, InputError, MissingDependencyError, first_line
+from ..model import ModelHandle
+from ..tensors import TensorSpec, infer_layout
+from . import onnx2tf_tool, tfenv
+from .registry import Converter
+
+PACKAGES = ("ai-edge-litert",)
+FILE_NAME = "model.tflite"
+
+
+def interpreter(path: Path, threads: int | None = None):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise MissingDependencyError("a TFLite runtime", "pip install ai-edge-litert") from None
+    try:
+        return Interpreter(model_path=str(path), num_threads=threads)
+    except Exception as error:
+        raise InputError(f"cannot load TFLite model {path}: {first_line(error)}") from None
+
+
+def _spec(detail: dict) -> TensorSpec:
+    signature = detail.get("shape_signature", detail["shape"])
+    shape = tuple(None if int(d) < 0 else int(d) for d in signature)
+    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name)
+
+
+def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
+    """Describe a .tflite file; with the source `reference`, also infer its layouts."""
+    it = interpreter(path)
+    inputs = [_spec(d) for d in it.get_input_details()]
+    outputs = [_spec(d) for d in it.get_output_details()]
+    if reference is not None:
+        inputs = _with_layouts(inputs, reference.inputs)
+        outputs = _with_layouts(outputs, reference.outputs)
+    return ModelHandle(Path(path), "tflite", tuple(inputs), tuple(outputs))
+
+
+def _with_layouts(specs, references):
+    if len(specs) != len(references):
+        return specs
+    return [TensorSpec(s.name, s.shape, s.dtype, infer_layout(s.shape, r))
+            for s, r in zip(specs, references)]
+
+
+def make_runner(handle: ModelHandle, threads: int | None = None):
+    it = interpreter(handle.path, threads)
+    input_details = it.get_input_details()
+    dynamic_batch = all(len(d["shape_signature"]) and d["shape_signature"][0] < 0
+                        for d in input_details)
+    static_batch = int(input_details[0]["shape"][0]) if input_details[0]["shape"].size else 1
+
+    def run_batch(inputs):
+        if dynamic_batch:
+            for detail, x in zip(input_details, inputs):
+                it.resize_tensor_input(detail["index"], x.shape)
+        it.allocate_tensors()
+        for detail, x in zip(input_details, inputs):
+            it.set_tensor(detail["index"], x.astype(detail["dtype"], copy=False))
+        it.invoke()
+        return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+    def run(inputs):
+        from .batching import in_batches
+        return in_batches(run_batch, inputs, batch=64 if dynamic_batch else static_batch)
+
+    return run
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    it = interpreter(handle.path)
+    return dict(Counter(op["op_name"] for op in it._get_ops_details()))
+
+
+def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    tf = tfenv.tensorflow_with_keras2()
+    try:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+        flatbuffer = converter.convert()
+    except Exception as error:
+        raise ConversionError("savedmodel -> tflite", str(source.path), first_line(error)) from None
+    (out_dir / FILE_NAME).write_bytes(flatbuffer)
+    return open_handle(out_dir / FILE_NAME, source)
+
+
+def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    from . import torch as torch_format
+    module, example = torch_format.module_and_example(source)
+    try:
+        import litert_torch
+        litert_torch.convert(module, example).export(str(out_dir / FILE_NAME))
+    except Exception as error:
+        raise ConversionError("torch -> tflite (litert-torch)", str(source.path),
+                              first_line(error)) from None
+    return open_handle(out_dir / FILE_NAME, source)
+
+
+def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    produced = onnx2tf_tool.float32_tflite(onnx2tf_tool.convert(source, ctx))
+    shutil.copyfile(produced, out_dir / FILE_NAME)
+    return open_handle(out_dir / FILE_NAME, source)
+
+
+CONVERTERS = (
+    Converter("savedmodel", "tflite", "tf.lite.TFLiteConverter", from_savedmodel, ("tensorflow",)),
+    Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
+    Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
+)

@@ -1,0 +1,143 @@
+"""PyTorch sources: `file.py:factory` (+ a state_dict), torch.export `.pt2`, TorchScript `.pt`.
+
+Loading runs no code from a model file: state_dicts load with weights_only=True, and a
+factory spec runs only the Python file the user named. TorchScript and exported
+programs do not record input shapes edgekit can rely on, so those come from
+--input-shape (the first dimension is the batch and is kept dynamic where possible).
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, first_line
+from ..model import ModelHandle
+from ..tensors import TensorSpec, default_layout
+from .batching import in_batches
+
+PACKAGES = ("torch",)
+
+
+@lru_cache(maxsize=4)
+def load(path: str, factory: str | None, weights: str | None):
+    import torch
+    try:
+        if factory:
+            module = _from_factory(Path(path), factory)
+            if weights:
+                module.load_state_dict(_state_dict(weights))
+        elif path.endswith(".pt2"):
+            module = torch.export.load(path).module()
+        else:
+            module = torch.jit.load(path, map_location="cpu")
+    except InputError:
+        raise
+    except Exception as error:
+        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
+    return module.eval()
+
+
+def _from_factory(path: Path, factory: str):
+    spec = importlib.util.spec_from_file_location(f"edgekit_user_model_{path.stem}", path)
+    code = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # let the file import its neighbours
+    try:
+        spec.loader.exec_module(code)
+    finally:
+        sys.path.remove(str(path.parent))
+    if not callable(getattr(code, factory, None)):
+        raise InputError(f"{path} has no function or class named '{factory}'")
+    module = getattr(code, factory)()
+    import torch
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"{path}:{factory}() returned {type(module).__name__}, not a torch.nn.Module")
+    return module
+
+
+def _state_dict(weights: str) -> dict:
+    import torch
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise InputError(f"cannot load weights {weights} safely (weights_only=True): "
+                         f"{first_line(error)}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # the common {"state_dict": ..., "epoch": ...} checkpoint
+    if not isinstance(state, dict):
+        raise InputError(f"{weights} holds a {type(state).__name__}, not a state_dict")
+    return state
+
+
+def _module(handle: ModelHandle):
+    return load(str(handle.path), handle.factory, str(handle.weights) if handle.weights else None)
+
+
+def _input_names(module, count: int) -> list[str]:
+    try:
+        params = [p for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names = [p.name for p in params][:count]
+    except (TypeError, ValueError):
+        names = []
+    return names if len(names) == count else [f"input_{i}" for i in range(count)]
+
+
+def _as_list(result) -> list:
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def open_source(path: Path, options, fmt: str) -> ModelHandle:
+    if not options.input_shapes:
+        raise InputError(f"{path} does not record its input shapes; give them with "
+                         "--input-shape, e.g. --input-shape 1,3,224,224 (once per input)")
+    module = load(str(path), options.factory, str(options.weights) if options.weights else None)
+    names = _input_names(module, len(options.input_shapes))
+    inputs = tuple(TensorSpec(name, (None, *shape[1:]), "float32",
+                              default_layout(shape, channels_first=True))
+                   for name, shape in zip(names, options.input_shapes))
+    handle = ModelHandle(Path(path), fmt, inputs, (), factory=options.factory,
+                         weights=options.weights)
+    try:
+        outputs = make_runner(handle)([np.zeros((1, *s[1:]), np.float32)
+                                       for s in options.input_shapes])
+    except Exception as error:
+        raise InputError(f"{path} did not run on inputs of shape "
+                         f"{list(options.input_shapes)}: {first_line(error)}") from None
+    output_specs = [TensorSpec(f"output_{i}", (None, *o.shape[1:]), o.dtype.name,
+                               default_layout(o.shape, channels_first=True))
+                    for i, o in enumerate(outputs)]
+    return handle.with_specs(inputs, output_specs)
+
+
+def module_and_example(handle: ModelHandle):
+    """The module and a batch-1 example input tuple, for exporters that trace."""
+    import torch
+    example = tuple(torch.zeros((1, *spec.shape[1:]), dtype=getattr(torch, spec.dtype))
+                    for spec in handle.inputs)
+    return _module(handle), example
+
+
+def make_runner(handle: ModelHandle, threads: int | None = None):
+    import torch
+    module = _module(handle)
+    if threads:
+        torch.set_num_threads(threads)
+
+    def run_batch(inputs):
+        with torch.no_grad():
+            result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        return [r.detach().numpy() for r in _as_list(result)]
+
+    return lambda inputs: in_batches(run_batch, inputs)
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    """Leaf modules by class (TorchScript keeps each one's original class name)."""
+    leaves = [m for _, m in _module(handle).named_modules() if not any(True for _ in m.children())]
+    return dict(Counter(getattr(m, "original_name", type(m).__name__) for m in leaves))

@@ -1,0 +1,134 @@
+"""The `edgekit` command line: a thin click layer over the Python API.
+
+Importing this module must stay cheap (`edgekit --help` imports no framework): every
+command imports what it needs inside its body.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import EdgekitError
+
+EXIT_BUDGET_FAILED = 2
+EXIT_INTERRUPTED = 130
+
+
+class EdgekitCLI(click.Group):
+    """Every user error becomes one `Error: ...` line and exit code 1 (usage errors too)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("Error: interrupted; the output folder was left as it was", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as error:
+            click.echo(f"Error: {_one_line(error.format_message())}", err=True)
+            sys.exit(1)
+        except EdgekitError as error:
+            click.echo(f"Error: {_one_line(str(error))}", err=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _profile_names() -> list[str]:
+    from .targets.profiles import PROFILES
+    return list(PROFILES)
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():  # live status on a terminal, quiet in CI logs
+        click.echo(message, err=True)
+
+
+@click.group(cls=EdgekitCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgekit")
+def cli():
+    """Convert trained models for edge devices and prove every artifact in its own runtime."""
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--target", "-t", required=True, metavar="PROFILE",
+              help=f"Target profile: {', '.join(_profile_names())}.")
+@click.option("--out", "-o", type=click.Path(), help="Output folder [edgekit-out/MODEL-TARGET].")
+@click.option("--eval", "eval_data", type=click.Path(),
+              help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
+@click.option("--formats", help="Comma-separated output formats, overriding the profile's (tflite,onnx,tfjs,savedmodel).")
+@click.option("--precision", help="Override the profile's precision.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
+@click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
+@click.option("--seed", default=0, show_default=True, help="Seed for random inputs when no --eval is given.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
+def convert(model, target, out, eval_data, formats, precision, input_shapes, weights, seed, dry_run):
+    """Convert MODEL for a target profile, then validate every artifact.
+
+    MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
+    a torch.export .pt2, or FILE.py:FACTORY (with --weights) for PyTorch.
+    Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
+    """
+    from .loading import parse_shape
+    from .pipeline import convert as run_convert
+    from .report import summary
+    result = run_convert(
+        model, target, out, eval_data=eval_data,
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
+        precision=precision, input_shapes=tuple(parse_shape(s) for s in input_shapes),
+        weights=weights, seed=seed, progress=_progress, dry_run=dry_run)
+    if dry_run:
+        click.echo(result)
+        return 0
+    click.echo(summary(result.report, result.out))
+    return 0 if result.passed else EXIT_BUDGET_FAILED
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def profiles(as_json):
+    """List the target profiles."""
+    from dataclasses import asdict
+
+    from .targets.profiles import PROFILES
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in PROFILES.values()], indent=2))
+        return 0
+    rows = [("target", "formats", "precision", "threads", "max drop", "max size", "notes")]
+    rows += [(p.name, ",".join(p.formats), p.precision, str(p.threads),
+              f"{p.budgets.max_accuracy_drop} pt",
+              f"{p.budgets.max_size_mb} MB" if p.budgets.max_size_mb else "-", p.notes)
+             for p in PROFILES.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Input shape like 1,3,224,224 for models that do not record it.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def inspect(model, weights, input_shapes, as_json):
+    """Show MODEL's format, inputs and outputs (shape, dtype, layout), operators and size."""
+    from pathlib import Path
+
+    from .inspection import as_text, describe, open_any
+    from .loading import parse_shape
+    handle = open_any(model, Path(weights) if weights else None,
+                      tuple(parse_shape(s) for s in input_shapes))
+    info = describe(handle)
+    click.echo(json.dumps(info, indent=2) if as_json else as_text(info))
+    return 0
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,115 @@
+"""Evaluation data: a user's `--eval` file, or seeded random inputs when none is given.
+
+Accepted files (loaded with allow_pickle=False, so no code can run):
+- `.npz` with `x` (a single-input model) or one array per input name, and optionally `y`
+  (integer class labels, one per sample);
+- `.npy` holding the input array of a single-input model.
+Images may be channels-last or channels-first: a batch whose shape fits the model only
+after an NHWC <-> NCHW transpose is transposed, and the report says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .model import ModelHandle
+from .tensors import TensorSpec, flip_layout, shape_matches, to_layout, transposed_shape
+
+RANDOM_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class Dataset:
+    inputs: list[np.ndarray]  # in the source model's layout and dtype
+    labels: np.ndarray | None
+    origin: str  # the file, or "random"
+    seed: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def samples(self) -> int:
+        return len(self.inputs[0])
+
+
+def load_eval(path: Path, source: ModelHandle) -> Dataset:
+    arrays = _read(Path(path))
+    labels = arrays.pop("y", None)
+    raw = _match_inputs(arrays, source.inputs, path)
+    inputs, notes = [], []
+    for array, spec in zip(raw, source.inputs):
+        adapted, note = adapt(array, spec, path)
+        inputs.append(adapted)
+        notes += [note] if note else []
+    if labels is not None:
+        labels = _check_labels(labels, inputs[0], path)
+    return Dataset(inputs, labels, str(path), notes=tuple(notes))
+
+
+def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES) -> Dataset:
+    """Seeded inputs: uniform 0..1 floats, small non-negative integers for integer inputs."""
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for spec in source.inputs:
+        shape = (samples, *[1 if d is None else d for d in spec.shape[1:]])
+        if np.issubdtype(np.dtype(spec.dtype), np.integer):
+            inputs.append(rng.integers(0, 100, shape).astype(spec.dtype))
+        else:
+            inputs.append(rng.random(shape, dtype=np.float32).astype(spec.dtype))
+    return Dataset(inputs, None, "random", seed=seed)
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise InputError(f"evaluation data {path} does not exist or is not a file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return {"x": loaded}
+        with loaded:
+            return {key: loaded[key] for key in loaded.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise InputError(f"cannot read evaluation data {path} (.npz or .npy expected, "
+                         f"no pickled objects): {error}") from None
+
+
+def _match_inputs(arrays: dict, specs: tuple[TensorSpec, ...], path: Path) -> list[np.ndarray]:
+    names = [s.name for s in specs]
+    if all(name in arrays for name in names):
+        return [arrays[name] for name in names]
+    if len(specs) == 1 and len(arrays) == 1:
+        return list(arrays.values())
+    expected = "'x'" if len(specs) == 1 else "one array per input: " + ", ".join(names)
+    raise InputError(f"{path} holds arrays {sorted(arrays) or 'none'}; expected {expected} "
+                     "(and optionally 'y' with labels)")
+
+
+def adapt(array: np.ndarray, spec: TensorSpec, path: Path) -> tuple[np.ndarray, str | None]:
+    """Check an input batch against the model's input and bring it to its layout/dtype."""
+    if array.size == 0:
+        raise InputError(f"{path}: the data for input '{spec.name}' is empty")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise InputError(f"{path}: the data for input '{spec.name}' contains NaN or Inf")
+    note = None
+    if not shape_matches(array.shape[1:], spec.shape[1:]):
+        other = flip_layout(spec.layout)
+        if other and shape_matches(array.shape[1:], transposed_shape(spec.shape, other)[1:]):
+            array = to_layout(array, other, spec.layout)
+            note = f"input '{spec.name}': data given as {other}, transposed to {spec.layout}"
+        else:
+            expected = "x".join("N" if d is None else str(d) for d in (None, *spec.shape[1:]))
+            raise InputError(f"{path}: input '{spec.name}' has shape "
+                             f"{'x'.join(map(str, array.shape))}, the model expects {expected}")
+    kind = np.dtype(spec.dtype).kind
+    if array.dtype.kind == "f" and kind in "iu":
+        raise InputError(f"{path}: input '{spec.name}' is {array.dtype}, the model expects {spec.dtype}")
+    return array.astype(spec.dtype, copy=False), note
+
+
+def _check_labels(labels: np.ndarray, first_input: np.ndarray, path: Path) -> np.ndarray:
+    if labels.ndim != 1 or len(labels) != len(first_input) or labels.dtype.kind not in "iu":
+        raise InputError(f"{path}: 'y' must hold one integer label per sample "
+                         f"({len(first_input)}), got {labels.dtype} of shape {labels.shape}")
+    return labels.astype(np.int64)

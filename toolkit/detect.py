@@ -1,0 +1,96 @@
+"""Which format a model path holds, judged by its content rather than its extension."""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    path: Path
+    format: str
+    factory: str | None = None  # for `file.py:factory` PyTorch specs
+
+
+def detect(spec: str) -> ModelRef:
+    """Resolve a model argument: a file, a directory, or `file.py:factory`."""
+    path_text, _, factory = spec.rpartition(":") if _is_factory_spec(spec) else (spec, "", "")
+    path = Path(path_text)
+    if not path.exists():
+        raise InputError(f"no such file or directory: {path}")
+    if factory:
+        return ModelRef(path, "torch", factory)
+    if path.is_dir():
+        return ModelRef(path, _directory_format(path))
+    return ModelRef(path, _file_format(path))
+
+
+def _is_factory_spec(spec: str) -> bool:
+    head, sep, tail = spec.rpartition(":")
+    return bool(sep) and head.endswith(".py") and tail.isidentifier()
+
+
+def _directory_format(path: Path) -> str:
+    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+        return "savedmodel"
+    if (path / "model.json").exists():
+        return "tfjs"
+    raise InputError(f"{path} is a directory but neither a SavedModel (saved_model.pb) "
+                     "nor a TF.js model (model.json)")
+
+
+def _file_format(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        raise InputError(f"{path} is empty")
+    if head.startswith(HDF5_MAGIC):
+        return "keras"
+    if head[4:8] == TFLITE_IDENTIFIER:
+        return "tflite"
+    if head.startswith(b"PK"):
+        return _zip_format(path)
+    if path.suffix == ".py":
+        raise InputError(f"{path} is Python source; name the function that builds the model: "
+                         f"{path}:FACTORY (e.g. {path}:build)")
+    if _parses_as_onnx(path):
+        return "onnx"
+    raise InputError(f"{path}: unrecognised or corrupt model file (expected .keras, .h5, "
+                     ".onnx, .pt/.pt2, .tflite, a SavedModel or TF.js directory)")
+
+
+def _zip_format(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise InputError(f"{path} is a corrupt or truncated archive ({error})") from None
+    base = {name.split("/", 1)[-1] for name in names}
+    if "config.json" in names and "model.weights.h5" in names:
+        return "keras"
+    if any(name.endswith("serialized_exported_program.json") or name.endswith("/models/model.json")
+           for name in names) or "archive_format" in base:
+        return "torch"
+    if any("/code/" in name for name in names) and "data.pkl" in base:
+        return "torchscript"
+    if "data.pkl" in base:
+        raise InputError(f"{path} is a PyTorch state_dict (weights only); load it with the code "
+                         f"that builds the model: FILE.py:FACTORY --weights {path}")
+    raise InputError(f"{path} is a zip archive but not a Keras, TorchScript or torch.export model")
+
+
+def _parses_as_onnx(path: Path) -> bool:
+    """ONNX has no magic number: parse the protobuf (safe, no code runs) and look for a graph."""
+    import onnx
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return False
+    return len(model.graph.node) > 0 or len(model.graph.output) > 0

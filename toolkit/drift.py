@@ -1,0 +1,92 @@
+"""Drift between the original model's outputs and an artifact's: metrics and verdict.
+
+One comparison used everywhere: shapes and dtypes first (a mismatch is a failure with a
+message, not a crash), then the numbers. Accuracy and agreement are fractions in 0..1.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    # largest |artifact - original| allowed, as a fraction of the original's largest |value|
+    max_abs_error: float
+    min_cosine: float
+    min_top1_agreement: float
+
+
+@dataclass(frozen=True)
+class Drift:
+    top1_agreement: float | None  # None when the output is not a class score vector
+    max_abs_error: float
+    mean_abs_error: float
+    cosine: float  # mean over samples of the per-sample cosine similarity
+    scale: float  # the original's largest |value|, which max_abs_error is judged against
+
+    def as_dict(self) -> dict:
+        return {k: _round(v) for k, v in asdict(self).items() if k != "scale"}
+
+
+def _round(value):
+    return None if value is None else float(f"{value:.6g}")
+
+
+def compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> list[Drift]:
+    """Drift per output, matched by position; raises ValueError on shape mismatches."""
+    if len(reference) != len(candidate):
+        raise ValueError(f"the artifact has {len(candidate)} outputs, the original {len(reference)}")
+    return [_compare_one(r, c, i) for i, (r, c) in enumerate(zip(reference, candidate))]
+
+
+def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
+    if ref.shape != got.shape:
+        raise ValueError(f"output {index}: shape {got.shape} differs from the original's {ref.shape}")
+    ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
+    error = np.abs(ref64 - got64)
+    return Drift(
+        top1_agreement=top1_agreement(ref64, got64),
+        max_abs_error=float(error.max()) if error.size else 0.0,
+        mean_abs_error=float(error.mean()) if error.size else 0.0,
+        cosine=_mean_cosine(ref64, got64),
+        scale=float(np.abs(ref64).max()) if ref64.size else 0.0,
+    )
+
+
+def top1_agreement(ref: np.ndarray, got: np.ndarray) -> float | None:
+    """Share of samples whose arg-max class is the same (2-D score outputs only)."""
+    if ref.ndim != 2 or ref.shape[1] < 2:
+        return None
+    return float((ref.argmax(1) == got.argmax(1)).mean())
+
+
+def _mean_cosine(ref: np.ndarray, got: np.ndarray) -> float:
+    a, b = ref.reshape(len(ref), -1), got.reshape(len(got), -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = norms == 0
+    cosine = np.where(both_zero, 1.0, (a * b).sum(1) / np.where(both_zero, 1.0, norms))
+    return float(cosine.mean()) if cosine.size else 1.0
+
+
+def accuracy(outputs: list[np.ndarray], labels: np.ndarray | None) -> float | None:
+    """Top-1 accuracy of the first output against integer labels, when there are labels."""
+    if labels is None or outputs[0].ndim != 2:
+        return None
+    return float((outputs[0].argmax(1) == labels).mean())
+
+
+def violations(drifts: list[Drift], tolerance: Tolerance) -> list[str]:
+    """Human-readable reasons the drift breaks the tolerance (empty when it holds)."""
+    problems = []
+    for i, d in enumerate(drifts):
+        limit = tolerance.max_abs_error * max(1.0, d.scale)
+        if d.max_abs_error > limit:
+            problems.append(f"output {i}: max abs error {d.max_abs_error:.3g} > {limit:.3g}")
+        if d.cosine < tolerance.min_cosine:
+            problems.append(f"output {i}: cosine {d.cosine:.6f} < {tolerance.min_cosine}")
+        if d.top1_agreement is not None and d.top1_agreement < tolerance.min_top1_agreement:
+            problems.append(f"output {i}: top-1 agreement {d.top1_agreement:.4f} "
+                            f"< {tolerance.min_top1_agreement}")
+    return problems

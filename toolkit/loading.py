@@ -1,0 +1,44 @@
+"""Opening the user's model: detect its format from its content, then let that format's
+module read it (lazily importing the framework it needs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .detect import detect
+from .errors import InputError, UnsupportedError
+from .model import ModelHandle
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    factory: str | None = None
+    weights: Path | None = None
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+
+
+def open_model(spec: str, weights: Path | None = None,
+               input_shapes: tuple[tuple[int, ...], ...] = ()) -> ModelHandle:
+    from .targets.registry import format_module
+    ref = detect(spec)
+    if weights is not None and ref.factory is None:
+        raise InputError("--weights applies to PyTorch models given as FILE.py:FACTORY")
+    if weights is not None and not Path(weights).is_file():
+        raise InputError(f"no such weights file: {weights}")
+    module = format_module(ref.format)
+    if not hasattr(module, "open_source"):
+        raise UnsupportedError(f"{ref.path} is a {ref.format} model: edgekit can inspect and "
+                               f"validate it, but not convert from it")
+    return module.open_source(ref.path, SourceOptions(ref.factory, weights, tuple(input_shapes)),
+                              ref.format)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """`1,3,224,224` -> (1, 3, 224, 224)."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise InputError(f"bad --input-shape '{text}'; expected positive integers like 1,3,224,224")
+    return shape

@@ -1,0 +1,47 @@
+"""ModelHandle: a model on disk in one format, with what edgekit knows of its tensors.
+
+Every pipeline step takes a handle and returns a new one written to its own folder.
+`runner()` gives the model as a function (list of numpy arrays in, list out) in its own
+runtime, importing that runtime only then.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .tensors import TensorSpec
+
+Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    path: Path
+    format: str  # a key of edgekit.targets.registry.FORMATS
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    factory: str | None = None  # for a PyTorch `file.py:factory` source
+    weights: Path | None = None  # its state_dict, loaded with weights_only=True
+    precision: str = "fp32"
+    notes: tuple[str, ...] = field(default=())
+
+    def runner(self, threads: int | None = None) -> Runner:
+        from .targets.registry import format_module
+        return format_module(self.format).make_runner(self, threads)
+
+    def with_specs(self, inputs, outputs) -> "ModelHandle":
+        return replace(self, inputs=tuple(inputs), outputs=tuple(outputs))
+
+    def size_bytes(self) -> int:
+        return path_size(self.path) + (path_size(self.weights) if self.weights else 0)
+
+
+def path_size(path: Path) -> int:
+    """Bytes of a file, or of every file under a directory (SavedModel, TF.js)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

@@ -1,0 +1,139 @@
+"""The run's report: report.json (stable fields other tools read), report.md, and the
+one-screen summary printed at the end.
+
+report.json fields (accuracy and agreement are fractions 0..1; paths are relative to the
+output folder; accuracy_drop is in points, 0..100):
+  target, profile{formats, precision, threads, budgets, constraints}, passed,
+  source{path, format, inputs, outputs, size_bytes, accuracy},
+  data{origin, samples, seed, labelled, notes},
+  artifacts[]{format, precision, path, size_bytes, route[], inputs, outputs, accuracy,
+              accuracy_drop, drift{top1_agreement, max_abs_error, mean_abs_error, cosine},
+              drift_per_output[], passed, problems[], notes[]},
+  intermediates[] (same fields: models built on the way, validated too),
+  versions{package: version}, edgekit_version.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .data import Dataset
+from .drift import Drift
+from .plan import Plan
+from .validate import Verdict
+
+SCHEMA_VERSION = 1
+
+
+def build(plan: Plan, data: Dataset, source_accuracy: float | None,
+          results: list[tuple], work: Path, versions: dict) -> dict:
+    """`results`: (step, verdict, route) for each step, in plan order."""
+    profile = plan.profile
+    rows = [_artifact(step, verdict, route, source_accuracy, work) for step, verdict, route in results]
+    artifacts = [row for row, (step, _, _) in zip(rows, results) if step.is_artifact]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "edgekit_version": versions.get("edgekit"),
+        "target": profile.name,
+        "profile": {"formats": list(profile.formats), "precision": profile.precision,
+                    "threads": profile.threads, "budgets": asdict(profile.budgets),
+                    "constraints": list(profile.constraints)},
+        "passed": bool(artifacts) and all(a["passed"] for a in artifacts),
+        "source": {"path": str(plan.source.path), "format": plan.source.format,
+                   "inputs": [s.describe() for s in plan.source.inputs],
+                   "outputs": [s.describe() for s in plan.source.outputs],
+                   "size_bytes": plan.source.size_bytes(), "accuracy": source_accuracy},
+        "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
+                 "labelled": data.labels is not None, "notes": list(data.notes)},
+        "artifacts": artifacts,
+        "intermediates": [row for row, (step, _, _) in zip(rows, results) if not step.is_artifact],
+        "versions": versions,
+    }
+
+
+def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: Path) -> dict:
+    handle = verdict.handle
+    drop = None
+    if verdict.accuracy is not None and source_accuracy is not None:
+        drop = round((source_accuracy - verdict.accuracy) * 100, 4)
+    return {
+        "format": handle.format, "precision": handle.precision,
+        "path": str(Path(handle.path).relative_to(work)),
+        "size_bytes": handle.size_bytes(), "route": route,
+        "inputs": [s.describe() for s in handle.inputs],
+        "outputs": [s.describe() for s in handle.outputs],
+        "accuracy": verdict.accuracy, "accuracy_drop": drop,
+        "drift": summarize(verdict.drifts),
+        "drift_per_output": [d.as_dict() for d in verdict.drifts],
+        "passed": verdict.passed, "problems": verdict.problems,
+        "notes": [n for n in (verdict.layout_note,) if n],
+    }
+
+
+def summarize(drifts: list[Drift]) -> dict | None:
+    """One drift record over all outputs: the worst value of each metric."""
+    if not drifts:
+        return None
+    agreements = [d.top1_agreement for d in drifts if d.top1_agreement is not None]
+    worst = Drift(min(agreements) if agreements else None,
+                  max(d.max_abs_error for d in drifts),
+                  max(d.mean_abs_error for d in drifts),
+                  min(d.cosine for d in drifts), 0.0)
+    return worst.as_dict()
+
+
+def write(report: dict, folder: Path) -> None:
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (folder / "report.md").write_text(markdown(report))
+
+
+def _fmt(value, pattern: str) -> str:
+    return "-" if value is None else format(value, pattern)
+
+
+def table_rows(report: dict) -> list[list[str]]:
+    source = report["source"]
+    rows = [["source", source["format"], "-", _fmt(source["size_bytes"] / 1e3, ".1f"),
+             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "reference"]]
+    for a in report["artifacts"]:
+        drift = a["drift"] or {}
+        rows.append([a["path"], a["format"], a["precision"], _fmt(a["size_bytes"] / 1e3, ".1f"),
+                     _fmt(a["accuracy"], ".2%"), _fmt(drift.get("top1_agreement"), ".2%"),
+                     _fmt(drift.get("max_abs_error"), ".2e"), _fmt(drift.get("cosine"), ".6f"),
+                     "PASS" if a["passed"] else "FAIL"])
+    return rows
+
+
+HEADERS = ["model", "format", "precision", "size KB", "accuracy", "top-1 agree",
+           "max abs err", "cosine", "verdict"]
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# edgekit report: {report['source']['path']} for `{report['target']}`", "",
+             f"**{'PASSED' if report['passed'] else 'FAILED'}**; evaluated on "
+             f"{report['data']['samples']} samples from {report['data']['origin']}"
+             + ("" if report["data"]["labelled"] else " (no labels: accuracy not measured)"), "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
+    for a in report["artifacts"]:
+        lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
+        lines += [f"  - problem: {p}" for p in a["problems"]]
+        lines += [f"  - note: {n}" for n in a["notes"]]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
+    return "\n".join(lines)
+
+
+def summary(report: dict, out: Path) -> str:
+    """The one-screen table printed after a run."""
+    rows = [HEADERS] + table_rows(report)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+    text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    for a in report["artifacts"]:
+        text += [f"  {a['path']}: {p}" for p in a["problems"]]
+    data = report["data"]
+    origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
+    text += ["", f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "
+             f"on {data['samples']} samples from {origin}; report: {out / 'report.json'}"]
+    return "\n".join(text)

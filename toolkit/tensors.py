@@ -1,0 +1,85 @@
+"""Tensor descriptions and the NCHW <-> NHWC bookkeeping between frameworks.
+
+PyTorch and ONNX models take images channels-first (NCHW); TensorFlow, TFLite and TF.js
+take them channels-last (NHWC). Converters such as onnx2tf flip the layout, others
+(litert-torch) keep it. Rather than trusting each converter's documentation, edgekit
+infers an artifact's layout by comparing its tensor shapes with the source model's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Shape = tuple  # of int, or None for a dimension the model leaves dynamic
+
+NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: Shape
+    dtype: str
+    layout: str | None = None  # "NCHW", "NHWC" for 4-D images; None otherwise
+
+    def describe(self) -> str:
+        dims = "x".join("?" if d is None else str(d) for d in self.shape)
+        layout = f" {self.layout}" if self.layout else ""
+        return f"{self.name}: {self.dtype}[{dims}]{layout}"
+
+
+def shape_matches(actual: tuple, expected: Shape) -> bool:
+    """True when `actual` fits `expected`, where None (or -1) in `expected` matches anything."""
+    return len(actual) == len(expected) and all(
+        e is None or e < 0 or a == e for a, e in zip(actual, expected))
+
+
+def transposed_shape(shape: Shape, to_layout: str) -> Shape:
+    order = NCHW_TO_NHWC if to_layout == "NHWC" else NHWC_TO_NCHW
+    return tuple(shape[i] for i in order)
+
+
+def flip_layout(layout: str | None) -> str | None:
+    return {"NCHW": "NHWC", "NHWC": "NCHW"}.get(layout)
+
+
+def default_layout(shape: Shape, channels_first: bool) -> str | None:
+    """The layout a framework implies for a 4-D tensor (None for other ranks)."""
+    if len(shape) != 4:
+        return None
+    return "NCHW" if channels_first else "NHWC"
+
+
+def infer_layout(shape: Shape, reference: TensorSpec) -> str | None:
+    """Layout of a converted tensor, judged against the same tensor in the source model."""
+    if reference.layout is None or len(shape) != 4:
+        return reference.layout
+    if _same_dims(shape, reference.shape):  # also the answer when both readings fit
+        return reference.layout
+    if _same_dims(shape, transposed_shape(reference.shape, flip_layout(reference.layout))):
+        return flip_layout(reference.layout)
+    return reference.layout
+
+
+def _same_dims(a: Shape, b: Shape) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def to_layout(array: np.ndarray, from_layout: str | None, to: str | None) -> np.ndarray:
+    """Transpose a 4-D batch between NCHW and NHWC; anything else passes through."""
+    if from_layout == to or from_layout is None or to is None or array.ndim != 4:
+        return array
+    order = NCHW_TO_NHWC if to == "NHWC" else NHWC_TO_NCHW
+    return np.ascontiguousarray(array.transpose(order))
+
+
+def guess_image_layout(shape: Shape) -> str | None:
+    """For a 4-D tensor of a model that does not say: channels are the small dimension
+    (1, 3 or 4). Without that clue, NCHW, the ONNX/PyTorch convention."""
+    if len(shape) != 4:
+        return None
+    if shape[3] in (1, 3, 4) and shape[1] not in (1, 3, 4):
+        return "NHWC"
+    return "NCHW"

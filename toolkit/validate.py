@@ -1,0 +1,68 @@
+"""Proving an artifact: run it in its own runtime on the evaluation data and judge it
+against the original model's outputs, the precision's tolerance and the profile's budgets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import Dataset
+from .drift import Drift, Tolerance, accuracy, compare, violations
+from .errors import EdgekitError, first_line
+from .model import ModelHandle
+from .profile import Budgets
+from .tensors import to_layout
+
+
+@dataclass
+class Verdict:
+    handle: ModelHandle
+    drifts: list[Drift] = field(default_factory=list)
+    accuracy: float | None = None
+    problems: list[str] = field(default_factory=list)
+    layout_note: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndarray],
+                  threads: int | None = None) -> list[np.ndarray]:
+    """Run `handle` on inputs prepared for `source`, converting layouts both ways."""
+    if len(handle.inputs) != len(source.inputs):
+        raise ValueError(f"the artifact has {len(handle.inputs)} inputs, the original "
+                         f"{len(source.inputs)}")
+    feed = [to_layout(x, s.layout, a.layout) for x, s, a in zip(inputs, source.inputs, handle.inputs)]
+    outputs = handle.runner(threads)(feed)
+    if len(outputs) == len(handle.outputs) == len(source.outputs):
+        outputs = [to_layout(y, a.layout, s.layout)
+                   for y, a, s in zip(outputs, handle.outputs, source.outputs)]
+    return outputs
+
+
+def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: list[np.ndarray],
+          tolerance: Tolerance, budgets: Budgets, source_accuracy: float | None) -> Verdict:
+    verdict = Verdict(handle)
+    flipped = [a.name for a, s in zip(handle.inputs, source.inputs)
+               if a.layout and s.layout and a.layout != s.layout]
+    if flipped:
+        verdict.layout_note = f"inputs {', '.join(flipped)} are {handle.inputs[0].layout} " \
+                              f"(source: {source.inputs[0].layout}); validation transposed them"
+    try:
+        outputs = run_in_layout(handle, source, data.inputs)
+        verdict.drifts = compare(reference, outputs)
+    except (EdgekitError, ValueError, RuntimeError) as error:
+        verdict.problems.append(f"could not run in its runtime: {first_line(error)}")
+        return verdict
+    verdict.problems += violations(verdict.drifts, tolerance)
+    verdict.accuracy = accuracy(outputs, data.labels)
+    if verdict.accuracy is not None and source_accuracy is not None:
+        drop = (source_accuracy - verdict.accuracy) * 100
+        if drop > budgets.max_accuracy_drop:
+            verdict.problems.append(f"accuracy drop {drop:.2f} points > budget "
+                                    f"{budgets.max_accuracy_drop}")
+    size = handle.size_bytes()
+    if budgets.max_size_mb is not None and size > budgets.max_size_mb * 1e6:
+        verdict.problems.append(f"size {size / 1e6:.2f} MB > budget {budgets.max_size_mb} MB")
+    return verdict

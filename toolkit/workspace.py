@@ -1,0 +1,72 @@
+"""Atomic output folders: work in a private temporary folder next to --out, move it into
+place only when the run succeeded. An interrupted or failed run leaves --out as it was.
+
+A folder is only ever replaced if it is empty or an earlier edgekit output (it holds a
+report.json): pointing --out at a folder of one's own files is refused, not wiped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+MARKER = "report.json"
+
+
+class OutputFolder:
+    def __init__(self, final: Path, protected: tuple[Path, ...] = ()):
+        self.final = Path(final).absolute()
+        self.temp: Path | None = None
+        self._created: list[Path] = []
+        self._check(protected)
+
+    def _check(self, protected: tuple[Path, ...]) -> None:
+        if self.final.exists() and not self.final.is_dir():
+            raise InputError(f"--out {self.final} is a file; give a folder")
+        if self.final.is_dir() and any(self.final.iterdir()) and not (self.final / MARKER).exists():
+            raise InputError(f"--out {self.final} already holds files that are not an edgekit "
+                             "output; choose an empty or new folder")
+        for path in protected:
+            path = Path(path).absolute()
+            if path == self.final or self.final in path.parents:
+                raise InputError(f"--out {self.final} would replace the input {path}; "
+                                 "choose another folder")
+
+    def __enter__(self) -> Path:
+        missing = [p for p in [self.final.parent, *self.final.parent.parents] if not p.exists()]
+        try:
+            for folder in reversed(missing):
+                folder.mkdir()
+                self._created.append(folder)
+            self.temp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.edgekit-tmp-",
+                                              dir=self.final.parent))
+        except OSError as error:
+            self._remove_created()
+            raise InputError(f"cannot write to {self.final.parent}: {error.strerror}") from None
+        return self.temp
+
+    def commit(self) -> None:
+        """Move the finished work into place, replacing an earlier output if there is one."""
+        old = None
+        if self.final.exists():
+            old = self.final.with_name(f".{self.final.name}.edgekit-old-{os.getpid()}")
+            os.replace(self.final, old)
+        os.replace(self.temp, self.final)
+        self.temp = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def __exit__(self, *exc) -> None:
+        if self.temp is not None:  # not committed: discard everything
+            shutil.rmtree(self.temp, ignore_errors=True)
+            self._remove_created()
+
+    def _remove_created(self) -> None:
+        for folder in reversed(self._created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
