@@ -22,7 +22,7 @@ PACKAGES = ("tensorflow", "keras")
 
 @lru_cache(maxsize=4)
 def load(path: str):
-    tfenv.quiet()
+    tfenv.tensorflow()  # Keras runs on TensorFlow here; import it quietly first
     import keras
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)

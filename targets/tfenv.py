@@ -1,6 +1,7 @@
 """Importing TensorFlow and its converters the way that works with this stack."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import types
@@ -12,8 +13,27 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@contextlib.contextmanager
+def stderr_silenced():
+    """Silence file descriptor 2 itself: TensorFlow's import-time messages (oneDNN, CUDA
+    probing) come from C++ absl logging, which TF_CPP_MIN_LOG_LEVEL no longer reaches."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def tensorflow():
     quiet()
+    if "tensorflow" not in sys.modules:
+        with stderr_silenced():
+            import tensorflow  # noqa: F401
     import tensorflow as tf
     return tf
 
@@ -21,9 +41,8 @@ def tensorflow():
 def tensorflow_with_keras2():
     """TensorFlow with tf_keras imported first: SavedModels written by Keras 2 (with
     optimizer slot variables) fail to load under Keras 3 otherwise ('add_slot')."""
-    quiet()
+    tf = tensorflow()
     import tf_keras  # noqa: F401  (import side effect registers Keras 2 objects)
-    import tensorflow as tf
     return tf
 
 

@@ -5,6 +5,8 @@ tflite-runtime; nothing here needs TensorFlow at run time.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -104,7 +106,8 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     module, example = torch_format.module_and_example(source)
     try:
         import litert_torch
-        litert_torch.convert(module, example).export(str(out_dir / FILE_NAME))
+        with contextlib.redirect_stdout(io.StringIO()):  # its progress lines would bury our summary
+            litert_torch.convert(module, example).export(str(out_dir / FILE_NAME))
     except Exception as error:
         raise ConversionError("torch -> tflite (litert-torch)", str(source.path),
                               first_line(error)) from None

@@ -1,9 +1,10 @@
 """PyTorch sources: `file.py:factory` (+ a state_dict), torch.export `.pt2`, TorchScript `.pt`.
 
 Loading runs no code from a model file: state_dicts load with weights_only=True, and a
-factory spec runs only the Python file the user named. TorchScript and exported
-programs do not record input shapes edgekit can rely on, so those come from
---input-shape (the first dimension is the batch and is kept dynamic where possible).
+factory spec runs only the Python file the user named. A factory or TorchScript
+module records no input shapes, so those come from --input-shape (a .pt2 program
+records the shapes it was traced with). The first dimension is the batch, kept dynamic
+where the exporter allows.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
-from .batching import in_batches
+from .batching import DEFAULT_BATCH, in_batches
 
 PACKAGES = ("torch",)
 
@@ -29,18 +30,35 @@ def load(path: str, factory: str | None, weights: str | None):
     import torch
     try:
         if factory:
-            module = _from_factory(Path(path), factory)
+            module = _from_factory(Path(path), factory).eval()
             if weights:
                 module.load_state_dict(_state_dict(weights))
         elif path.endswith(".pt2"):
-            module = torch.export.load(path).module()
+            return _exported(path).module()  # already in inference form; has no eval()
         else:
-            module = torch.jit.load(path, map_location="cpu")
+            module = torch.jit.load(path, map_location="cpu").eval()
     except InputError:
         raise
     except Exception as error:
         raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
-    return module.eval()
+    return module
+
+
+@lru_cache(maxsize=4)
+def _exported(path: str):
+    import torch
+    return torch.export.load(path)
+
+
+def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
+    """Input shapes a torch.export program was traced with (TorchScript records none)."""
+    if Path(path).suffix != ".pt2":
+        return ()
+    try:
+        args, _ = _exported(str(path)).example_inputs or ((), {})
+    except Exception as error:
+        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
+    return tuple(tuple(a.shape) for a in args)
 
 
 def _from_factory(path: Path, factory: str):
@@ -93,23 +111,25 @@ def _as_list(result) -> list:
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
-    if not options.input_shapes:
+    shapes = options.input_shapes or (() if options.factory else recorded_shapes(path))
+    if not shapes:
         raise InputError(f"{path} does not record its input shapes; give them with "
                          "--input-shape, e.g. --input-shape 1,3,224,224 (once per input)")
     module = load(str(path), options.factory, str(options.weights) if options.weights else None)
-    names = _input_names(module, len(options.input_shapes))
-    inputs = tuple(TensorSpec(name, (None, *shape[1:]), "float32",
+    names = _input_names(module, len(shapes))
+    # an exported program is specialised to the batch it was traced with; others are not
+    batch = shapes[0][0] if not options.input_shapes else None
+    inputs = tuple(TensorSpec(name, (batch, *shape[1:]), "float32",
                               default_layout(shape, channels_first=True))
-                   for name, shape in zip(names, options.input_shapes))
+                   for name, shape in zip(names, shapes))
     handle = ModelHandle(Path(path), fmt, inputs, (), factory=options.factory,
                          weights=options.weights)
     try:
-        outputs = make_runner(handle)([np.zeros((1, *s[1:]), np.float32)
-                                       for s in options.input_shapes])
+        outputs = make_runner(handle)([np.zeros((batch or 1, *s[1:]), np.float32) for s in shapes])
     except Exception as error:
         raise InputError(f"{path} did not run on inputs of shape "
-                         f"{list(options.input_shapes)}: {first_line(error)}") from None
-    output_specs = [TensorSpec(f"output_{i}", (None, *o.shape[1:]), o.dtype.name,
+                         f"{list(shapes)}: {first_line(error)}") from None
+    output_specs = [TensorSpec(f"output_{i}", (batch, *o.shape[1:]), o.dtype.name,
                                default_layout(o.shape, channels_first=True))
                     for i, o in enumerate(outputs)]
     return handle.with_specs(inputs, output_specs)
@@ -134,7 +154,8 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
             result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
         return [r.detach().numpy() for r in _as_list(result)]
 
-    return lambda inputs: in_batches(run_batch, inputs)
+    fixed_batch = handle.inputs[0].shape[0] if handle.inputs else None
+    return lambda inputs: in_batches(run_batch, inputs, batch=fixed_batch or DEFAULT_BATCH)
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

@@ -82,7 +82,8 @@ def _match_inputs(arrays: dict, specs: tuple[TensorSpec, ...], path: Path) -> li
     if len(specs) == 1 and len(arrays) == 1:
         return list(arrays.values())
     expected = "'x'" if len(specs) == 1 else "one array per input: " + ", ".join(names)
-    raise InputError(f"{path} holds arrays {sorted(arrays) or 'none'}; expected {expected} "
+    found = ", ".join(sorted(arrays)[:5]) + (", ..." if len(arrays) > 5 else "")
+    raise InputError(f"{path} holds arrays [{found or 'none'}]; expected {expected} "
                      "(and optionally 'y' with labels)")
 
 

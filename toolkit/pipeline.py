@@ -13,7 +13,7 @@ from pathlib import Path
 from .data import load_eval, random_inputs
 from .drift import accuracy
 from .loading import open_model
-from .plan import make_plan
+from .plan import check_profile, make_plan
 from .profile import get_profile
 from .report import build, write
 from .validate import judge
@@ -37,6 +37,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             progress=lambda message: None, dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`; returns the Result (or the plan's text when dry_run)."""
     profile = get_profile(target).with_overrides(formats, precision)
+    check_profile(profile)  # before loading anything heavy
     source = open_model(model, Path(weights) if weights else None, input_shapes)
     plan = make_plan(source, profile)
     if dry_run:

@@ -43,9 +43,10 @@ class Plan:
         return sorted({p for s in self.steps for p in s.converter.packages})
 
 
-def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
+def check_profile(profile: TargetProfile) -> None:
+    """Checks that need no model: known formats, a precision that exists for each of them."""
     from .quantize import PLANNED, PRECISIONS, precisions_for
-    from .targets.registry import OUTPUT_FORMATS, copy_converter, route
+    from .targets.registry import OUTPUT_FORMATS
 
     unknown = [f for f in profile.formats if f not in OUTPUT_FORMATS]
     if unknown:
@@ -64,6 +65,12 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
             raise UnsupportedError(f"precision '{precision.name}' is not available for {fmt}; "
                                    f"{fmt} supports: {', '.join(precisions_for(fmt))}")
 
+
+def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
+    """The steps from the source to every output format of the profile, deduplicated."""
+    from .targets.registry import copy_converter, route
+
+    check_profile(profile)
     steps: list[Step] = []
     produced: set[str] = {source.format} - set(profile.formats)
     for fmt in profile.formats:

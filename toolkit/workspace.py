@@ -16,6 +16,12 @@ from .errors import InputError
 MARKER = "report.json"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class OutputFolder:
     def __init__(self, final: Path, protected: tuple[Path, ...] = ()):
         self.final = Path(final).absolute()
@@ -43,6 +49,7 @@ class OutputFolder:
                 self._created.append(folder)
             self.temp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.edgekit-tmp-",
                                               dir=self.final.parent))
+            self.temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700)
         except OSError as error:
             self._remove_created()
             raise InputError(f"cannot write to {self.final.parent}: {error.strerror}") from None

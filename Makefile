@@ -1,0 +1,42 @@
+# edgekit developer commands. `make demo` and `make test` set up what they need first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.edgekit-setup
+NPM_STAMP := node_modules/.edgekit-setup
+DEMO_OUT := edgekit-out
+
+.PHONY: setup demo test test-fast clean
+
+## setup: .venv with the pinned lock (installed --no-deps), edgekit editable, TF.js npm packages
+setup: $(SETUP_STAMP) $(NPM_STAMP)
+
+$(SETUP_STAMP): requirements/lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## demo: convert the sample digit model for android, web and server-cpu, print the results
+demo: setup
+	@for target in android web server-cpu; do \
+	  echo "== edgekit convert sample_models/digits_keras.keras --target $$target"; \
+	  $(BIN)/edgekit convert sample_models/digits_keras.keras --target $$target \
+	    --eval sample_models/digits_eval.npz --out $(DEMO_OUT)/digits-$$target || exit $$?; \
+	  echo; \
+	done
+
+## test: every test tier (unit, framework, end-to-end on the sample models)
+test: setup
+	$(BIN)/python -m pytest -q
+
+## test-fast: skip the end-to-end tier
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache

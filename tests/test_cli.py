@@ -1,0 +1,69 @@
+"""The command line through click's CliRunner, and its start-up cost."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from edgekit.cli import cli
+from edgekit.targets.profiles import PROFILES
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("command", [[], ["convert"], ["profiles"], ["inspect"]])
+def test_help_on_every_command(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_help_and_profiles_import_no_framework():
+    code = ("import sys; from click.testing import CliRunner; from edgekit.cli import cli;"
+            "r = CliRunner(); assert r.invoke(cli, ['--help']).exit_code == 0;"
+            "assert r.invoke(cli, ['profiles']).exit_code == 0;"
+            "heavy = {'tensorflow', 'torch', 'onnxruntime', 'keras', 'onnx'} & set(sys.modules);"
+            "print(sorted(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_profiles_table_and_json(run):
+    result = run("profiles")
+    assert all(name in result.output for name in PROFILES)
+    rows = json.loads(run("profiles", "--json").output)
+    assert [r["name"] for r in rows] == list(PROFILES)
+
+
+def test_unknown_target_is_one_line_exit_1(run, tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    result = run("convert", str(model), "--target", "andriod", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.output == ("Error: unknown target 'andriod'; valid targets: "
+                             + ", ".join(PROFILES) + "\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_is_one_line_exit_1(run, tmp_path):
+    result = run("convert", str(tmp_path / "nope.onnx"), "-t", "android", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: no such file or directory: {tmp_path / 'nope.onnx'}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_usage_errors_are_one_line_exit_1(run):
+    result = run("convert")
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith("Error: Missing argument")
+
+
+def test_bad_input_shape(run, tmp_path):
+    (tmp_path / "net.py").write_text("")
+    result = run("convert", f"{tmp_path / 'net.py'}:build", "-t", "android", "--input-shape", "1,x,3")
+    assert result.exit_code == 1 and "bad --input-shape '1,x,3'" in result.output

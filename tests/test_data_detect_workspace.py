@@ -1,0 +1,143 @@
+"""Evaluation data, format detection and atomic output folders (no frameworks needed)."""
+import zipfile
+
+import numpy as np
+import pytest
+
+from edgekit.data import load_eval, random_inputs
+from edgekit.detect import detect
+from edgekit.errors import InputError
+from edgekit.model import ModelHandle
+from edgekit.tensors import TensorSpec
+from edgekit.workspace import OutputFolder
+
+NCHW_SOURCE = ModelHandle("m.onnx", "onnx", (TensorSpec("image", (None, 3, 8, 8), "float32", "NCHW"),),
+                          (TensorSpec("scores", (None, 5), "float32"),))
+
+
+def test_npz_with_labels_and_nhwc_images_is_transposed_for_an_nchw_model(tmp_path, images_nhwc):
+    np.savez(tmp_path / "eval.npz", x=images_nhwc, y=np.arange(6))
+    data = load_eval(tmp_path / "eval.npz", NCHW_SOURCE)
+    assert data.inputs[0].shape == (6, 3, 8, 8)
+    assert np.array_equal(data.inputs[0][0, 1], images_nhwc[0, :, :, 1])
+    assert data.labels.tolist() == list(range(6))
+    assert "transposed to NCHW" in data.notes[0]
+
+
+def test_npy_single_input(tmp_path, images_nhwc):
+    np.save(tmp_path / "x.npy", images_nhwc.transpose(0, 3, 1, 2))
+    data = load_eval(tmp_path / "x.npy", NCHW_SOURCE)
+    assert data.labels is None and data.samples == 6 and not data.notes
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.zeros((4, 8, 8, 2), np.float32)}, "has shape 4x8x8x2, the model expects Nx3x8x8"),
+    ({"x": np.full((2, 3, 8, 8), np.nan, np.float32)}, "NaN or Inf"),
+    ({"x": np.zeros((0, 3, 8, 8), np.float32)}, "is empty"),
+    ({"a": np.zeros((2, 3, 8, 8)), "b": np.zeros((2, 3, 8, 8))}, "expected 'x'"),
+    ({"x": np.zeros((2, 3, 8, 8), np.float32), "y": np.zeros(3, np.int64)}, "one integer label"),
+])
+def test_bad_eval_data_gets_a_clear_error(tmp_path, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(InputError, match=message):
+        load_eval(tmp_path / "bad.npz", NCHW_SOURCE)
+
+
+def test_pickled_eval_data_is_refused(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="no pickled objects"):
+        load_eval(tmp_path / "obj.npy", NCHW_SOURCE)
+
+
+def test_random_inputs_are_seeded():
+    a, b = random_inputs(NCHW_SOURCE, seed=3), random_inputs(NCHW_SOURCE, seed=3)
+    assert np.array_equal(a.inputs[0], b.inputs[0]) and a.inputs[0].shape == (64, 3, 8, 8)
+    assert a.origin == "random" and a.seed == 3
+
+
+def _zip(path, names):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"{}")
+    return path
+
+
+@pytest.mark.parametrize("names, fmt", [
+    (["metadata.json", "config.json", "model.weights.h5"], "keras"),
+    (["m/code/__torch__.py", "m/data.pkl", "m/constants.pkl"], "torchscript"),
+    (["m/archive_format", "m/models/model.json"], "torch"),
+])
+def test_zip_based_formats_are_told_apart_by_content(tmp_path, names, fmt):
+    assert detect(str(_zip(tmp_path / "model.bin", names))).format == fmt
+
+
+def test_content_wins_over_the_extension(tmp_path):
+    tflite = tmp_path / "model.onnx"
+    tflite.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    assert detect(str(tflite)).format == "tflite"
+    h5 = tmp_path / "model.tflite"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    assert detect(str(h5)).format == "keras"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), "corrupt or truncated"),
+    (lambda p: _zip(p, ["m/data.pkl", "m/data/0"]), "state_dict"),
+    (lambda p: p.write_text("hello"), "unrecognised or corrupt"),
+])
+def test_undetectable_files_get_a_clear_error(tmp_path, make, message):
+    make(tmp_path / "model.pt")
+    with pytest.raises(InputError, match=message):
+        detect(str(tmp_path / "model.pt"))
+
+
+def test_directories_and_factory_specs(tmp_path):
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")
+    assert detect(str(tmp_path / "sm")).format == "savedmodel"
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "model.json").write_text("{}")
+    assert detect(str(tmp_path / "web")).format == "tfjs"
+    (tmp_path / "net.py").write_text("")
+    ref = detect(f"{tmp_path / 'net.py'}:build")
+    assert (ref.format, ref.factory) == ("torch", "build")
+    with pytest.raises(InputError, match="neither a SavedModel"):
+        detect(str(tmp_path))
+    with pytest.raises(InputError, match="no such file"):
+        detect(str(tmp_path / "missing.onnx"))
+
+
+def test_output_folder_moves_into_place_only_on_success(tmp_path):
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(RuntimeError):
+        with OutputFolder(out) as work:
+            (work / "half.bin").write_bytes(b"x")
+            raise RuntimeError("interrupted")
+    assert not (tmp_path / "deep").exists()  # created parents are removed again
+    folder = OutputFolder(out)
+    with folder as work:
+        (work / "report.json").write_text("{}")
+        folder.commit()
+    assert (out / "report.json").exists() and list(tmp_path.joinpath("deep").iterdir()) == [out]
+
+
+def test_output_folder_keeps_the_previous_output_when_a_rerun_fails(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("old")
+    with pytest.raises(RuntimeError):
+        with OutputFolder(out) as work:
+            (work / "report.json").write_text("new")
+            raise RuntimeError
+    assert (out / "report.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_output_folder_refuses_to_replace_user_files_or_the_input(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="not an edgekit output"):
+        OutputFolder(tmp_path / "mine")
+    with pytest.raises(InputError, match="would replace the input"):
+        OutputFolder(tmp_path / "models", protected=(tmp_path / "models" / "m.onnx",))

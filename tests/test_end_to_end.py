@@ -1,0 +1,87 @@
+"""End to end on the real sample models, through the installed `edgekit` command."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
+EVAL = str(SAMPLES / "digits_eval.npz")
+SOURCES = {
+    "keras": [str(SAMPLES / "digits_keras.keras")],
+    "torch": [f"{SAMPLES / 'digits_torch.py'}:build", "--weights", str(SAMPLES / "digits_torch.pt"),
+              "--input-shape", "1,1,28,28"],
+}
+
+
+def edgekit(*args):
+    return subprocess.run([EDGEKIT, *args], capture_output=True, text=True)
+
+
+def convert_ok(model_args, target, out, *extra) -> dict:
+    result = edgekit("convert", *model_args, "--target", target, "--eval", EVAL, "--out", str(out), *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.mark.parametrize("target", ["android", "web", "server-cpu"])
+@pytest.mark.parametrize("source", SOURCES)
+def test_sample_models_convert_within_half_a_point(source, target, tmp_path):
+    report = convert_ok(SOURCES[source], target, tmp_path / "out")
+    assert report["source"]["accuracy"] >= 0.97
+    assert report["artifacts"], report
+    for artifact in report["artifacts"]:
+        assert artifact["passed"] and artifact["accuracy"] is not None
+        assert abs(report["source"]["accuracy"] - artifact["accuracy"]) * 100 <= 0.5
+        assert artifact["drift"]["top1_agreement"] >= 0.99
+    assert report["data"]["samples"] == 1000 and report["data"]["labelled"]
+    assert set(report) >= {"target", "source", "artifacts", "passed", "versions"}
+
+
+def test_onnx_export_of_the_torch_sample_converts_to_tflite_and_tfjs(tmp_path):
+    server = convert_ok(SOURCES["torch"], "server-cpu", tmp_path / "server")
+    onnx_file = tmp_path / "server" / server["artifacts"][0]["path"]
+    report = convert_ok([str(onnx_file)], "android", tmp_path / "out", "--formats", "tflite,tfjs")
+    assert {a["format"] for a in report["artifacts"]} == {"tflite", "tfjs"}
+    assert all(a["accuracy"] == report["source"]["accuracy"] for a in report["artifacts"])
+
+
+def test_keras2_h5_converts(tmp_path):
+    report = convert_ok([str(SAMPLES / "digits_keras2.h5")], "android", tmp_path / "out")
+    assert report["source"]["format"] == "keras" and report["passed"]
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+@pytest.mark.parametrize("model", ["digits_keras.keras", "digits_keras2.h5"])
+def test_truncated_models_fail_cleanly(model, cut, tmp_path):
+    original = (SAMPLES / model).read_bytes()
+    broken = tmp_path / model
+    broken.write_bytes(original[:int(len(original) * cut)])
+    result = edgekit("convert", str(broken), "--target", "android", "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error: ") and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_run_replaces_the_first_atomically(tmp_path):
+    out = tmp_path / "out"
+    convert_ok(SOURCES["keras"], "server-cpu", out)
+    first = (out / "report.json").read_text()
+    convert_ok(SOURCES["keras"], "web", out)
+    assert json.loads((out / "report.json").read_text())["target"] == "web" != json.loads(first)["target"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    result = edgekit("convert", *SOURCES["torch"], "-t", "web", "--out", str(tmp_path / "out"),
+                     "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "torch -> onnx (torch.onnx.export)" in result.stdout
+    assert "savedmodel -> tfjs (tensorflowjs)" in result.stdout
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,74 @@
+"""Layout bookkeeping and drift metrics (no frameworks needed)."""
+import numpy as np
+import pytest
+
+from edgekit.drift import Tolerance, accuracy, compare, top1_agreement, violations
+from edgekit.tensors import TensorSpec, guess_image_layout, infer_layout, shape_matches, to_layout
+
+FP32 = Tolerance(max_abs_error=1e-3, min_cosine=0.9999, min_top1_agreement=0.99)
+
+
+def test_to_layout_round_trip():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    nhwc = to_layout(x, "NCHW", "NHWC")
+    assert nhwc.shape == (2, 4, 5, 3)
+    assert np.array_equal(to_layout(nhwc, "NHWC", "NCHW"), x)
+    assert to_layout(x[0], "NCHW", "NHWC").shape == (3, 4, 5)  # not 4-D: untouched
+
+
+def test_infer_layout_sees_a_flipped_tensor():
+    source = TensorSpec("x", (None, 3, 32, 32), "float32", "NCHW")
+    assert infer_layout((None, 32, 32, 3), source) == "NHWC"
+    assert infer_layout((1, 3, 32, 32), source) == "NCHW"
+    assert infer_layout((None, 10), TensorSpec("y", (None, 10), "float32")) is None
+
+
+def test_guess_image_layout():
+    assert guess_image_layout((None, 28, 28, 1)) == "NHWC"
+    assert guess_image_layout((None, 3, 224, 224)) == "NCHW"
+    assert guess_image_layout((None, 10)) is None
+
+
+def test_shape_matches_treats_none_as_dynamic():
+    assert shape_matches((5, 3), (None, 3))
+    assert not shape_matches((5, 4), (None, 3))
+    assert not shape_matches((5, 3, 1), (None, 3))
+
+
+def test_identical_outputs_have_no_drift():
+    ref = [np.random.default_rng(0).random((20, 10))]
+    drift, = compare(ref, [ref[0].copy()])
+    assert drift.max_abs_error == 0 and drift.top1_agreement == 1.0
+    assert drift.cosine == pytest.approx(1.0)
+    assert violations([drift], FP32) == []
+
+
+def test_a_wrong_artifact_breaks_the_tolerance():
+    rng = np.random.default_rng(0)
+    ref = rng.random((50, 10))
+    drift, = compare([ref], [rng.random((50, 10))])
+    problems = violations([drift], FP32)
+    assert drift.top1_agreement < 0.5
+    assert any("cosine" in p for p in problems) and any("top-1" in p for p in problems)
+
+
+def test_shape_mismatch_is_reported_not_crashed():
+    with pytest.raises(ValueError, match="shape"):
+        compare([np.zeros((4, 10))], [np.zeros((4, 9))])
+    with pytest.raises(ValueError, match="outputs"):
+        compare([np.zeros((4, 10))], [])
+
+
+def test_top1_and_accuracy():
+    scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert top1_agreement(scores, scores[:, ::-1]) == 0.0
+    assert accuracy([scores], np.array([1, 0, 0])) == pytest.approx(2 / 3)
+    assert accuracy([scores], None) is None
+    assert top1_agreement(np.zeros((3, 1)), np.zeros((3, 1))) is None
+
+
+def test_max_abs_error_is_judged_relative_to_the_output_scale():
+    ref = np.full((4, 3), 1000.0)
+    ref[:, 0] = 2000.0
+    drift, = compare([ref], [ref + 0.5])  # 0.5 on values of 2000: fine for float32
+    assert violations([drift], FP32) == []
