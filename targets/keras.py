@@ -30,11 +30,12 @@ def load(path: str):
         raise InputError(f"cannot load Keras model {path}: {first_line(error)}") from None
 
 
-def _specs(tensors) -> tuple[TensorSpec, ...]:
+def _specs(tensors, names=None) -> tuple[TensorSpec, ...]:
     specs = []
     for i, tensor in enumerate(tensors):
         shape = tuple(None if d is None else int(d) for d in tensor.shape)
-        name = getattr(tensor, "name", None) or f"input_{i}"
+        name = names[i] if names and len(names) == len(tensors) else \
+            getattr(tensor, "name", None) or f"tensor_{i}"
         specs.append(TensorSpec(name.split(":")[0], shape, str(np.dtype(tensor.dtype)),
                                 default_layout(shape, channels_first=False)))
     return tuple(specs)
@@ -42,7 +43,8 @@ def _specs(tensors) -> tuple[TensorSpec, ...]:
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
     model = load(str(path))
-    return ModelHandle(Path(path), "keras", _specs(model.inputs), _specs(model.outputs))
+    return ModelHandle(Path(path), "keras", _specs(model.inputs),
+                       _specs(model.outputs, getattr(model, "output_names", None)))
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:

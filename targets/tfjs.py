@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConversionError, InputError, MissingDependencyError, first_line
 from ..model import ModelHandle
-from ..tensors import TensorSpec, infer_layout
+from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import tfenv
 from .registry import Converter
 
@@ -58,7 +58,7 @@ def _specs(entries: dict, references) -> list[TensorSpec]:
         shape = tuple(None if int(d.get("size", -1)) < 0 else int(d["size"])
                       for d in entry.get("tensorShape", {}).get("dim", []))
         layout = infer_layout(shape, references[i]) if references and \
-            len(references) == len(entries) else None
+            len(references) == len(entries) else guess_image_layout(shape)
         specs.append(TensorSpec(entry.get("name", key).split(":")[0], shape,
                                 TF_DTYPES.get(entry.get("dtype"), "float32"), layout))
     return specs

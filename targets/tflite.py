@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConversionError, InputError, MissingDependencyError, first_line
 from ..model import ModelHandle
-from ..tensors import TensorSpec, infer_layout
+from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import onnx2tf_tool, tfenv
 from .registry import Converter
 
@@ -40,7 +40,8 @@ def interpreter(path: Path, threads: int | None = None):
 def _spec(detail: dict) -> TensorSpec:
     signature = detail.get("shape_signature", detail["shape"])
     shape = tuple(None if int(d) < 0 else int(d) for d in signature)
-    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name)
+    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name,
+                      guess_image_layout(shape))
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
