@@ -5,14 +5,16 @@ unsupported and refused at plan time with the list of what that format can do.
 """
 from __future__ import annotations
 
+from .fp16 import FP16
 from .fp32 import FP32
+from .int8 import CALIBRATION_METHODS, INT8
+from .int8_dynamic import INT8_DYNAMIC
+from .int16x8 import INT16X8
 from .precision import Precision
 
-PRECISIONS: dict[str, Precision] = {p.name: p for p in (FP32,)}
+PRECISIONS: dict[str, Precision] = {p.name: p for p in (FP32, FP16, INT8_DYNAMIC, INT8, INT16X8)}
 
-# Named by profiles and by the quantization roadmap but not implemented yet; asking for
-# one gives a clear "not available yet" error instead of a silent float fallback.
-PLANNED = ("fp16", "int8-dynamic", "int8", "int16x8")
+__all__ = ["CALIBRATION_METHODS", "PRECISIONS", "Precision", "precisions_for"]
 
 
 def precisions_for(fmt: str) -> list[str]:

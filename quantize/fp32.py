@@ -11,4 +11,5 @@ FP32 = Precision(
     name="fp32",
     tolerance=Tolerance(max_abs_error=1e-3, min_cosine=0.9999, min_top1_agreement=0.99),
     hooks={"tflite": None, "onnx": None, "tfjs": None, "savedmodel": None},
+    summary="float32 weights and activations",
 )

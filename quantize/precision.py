@@ -1,4 +1,13 @@
-"""The Precision record: a numeric format, the outputs it can hook into, its tolerance."""
+"""The Precision record: a numeric format, the outputs it can hook into, its tolerance.
+
+Hooks differ per output format because each format's official tool quantizes its own way:
+- "tflite": hook(converter, ctx, handle) configures a tf.lite.TFLiteConverter before
+  it converts the SavedModel `handle`;
+- "onnx": hook(src_path, dst_path, ctx, handle) writes a quantized copy of an fp32 model
+  with onnxruntime's tools;
+- "tfjs": hook(ctx) returns the tensorflowjs converter's quantization_dtype_map.
+A format missing from `hooks` cannot be produced at this precision.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +20,9 @@ from ..drift import Tolerance
 class Precision:
     name: str
     tolerance: Tolerance  # default drift tolerance; a profile may tighten it
-    # output format -> hook applied by that format's converter (None: nothing to change)
-    hooks: Mapping[str, Callable | None]
+    hooks: Mapping[str, Callable | None]  # output format -> hook (None: nothing to change)
+    needs_calibration: bool = False  # activations are quantized: ranges must be measured
+    summary: str = ""
 
     @property
     def formats(self) -> tuple[str, ...]:

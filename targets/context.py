@@ -1,17 +1,28 @@
-"""What a converter may use besides its input model: precision, scratch space, a log."""
+"""What a converter may use besides its input model: precision, calibration, scratch space."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..tensors import to_layout
+
 
 @dataclass
 class StepContext:
     precision: str = "fp32"
+    constraints: tuple[str, ...] = ()  # the profile's, e.g. "int8-io"
+    calibration: object = None  # edgekit.calib.Calibration, when the precision needs one
+    calib_method: str = "minmax"
+    float_nodes: tuple[str, ...] = ()  # layers to keep in float (accuracy-aware mode)
     work_dir: Path | None = None  # scratch space inside the run's temporary folder
-    log_lines: list[str] = field(default_factory=list)
     # results a tool produced once for several steps (onnx2tf writes SavedModel and TFLite)
     cache: dict = field(default_factory=dict)
 
-    def log(self, line: str) -> None:
-        self.log_lines.append(line)
+    def calibration_inputs(self, handle) -> list[np.ndarray]:
+        """The calibration samples, laid out for `handle`'s inputs (which may be NHWC where
+        the source model was NCHW)."""
+        source = self.calibration.source
+        return [to_layout(x, s.layout, h.layout)
+                for x, s, h in zip(self.calibration.inputs, source.inputs, handle.inputs)]

@@ -117,6 +117,21 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     return open_handle(out_dir / FILE_NAME, source)
 
 
+def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    """An fp32 ONNX model in, a quantized one out, with onnxruntime.quantization."""
+    from ..quantize import PRECISIONS
+    target = out_dir / FILE_NAME
+    try:
+        PRECISIONS[ctx.precision].hooks["onnx"](Path(source.path), target, ctx, source)
+    except Exception as error:
+        raise ConversionError(f"onnx -> onnx {ctx.precision} (onnxruntime.quantization)",
+                              str(source.path), first_line(error)) from None
+    return open_handle(target, source)
+
+
+QUANTIZER = Converter("onnx", "onnx", "onnxruntime.quantization", quantize,
+                      ("onnxruntime", "onnx"), precisions=("fp16", "int8-dynamic", "int8"))
+
 CONVERTERS = (
     Converter("torch", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),
     Converter("torchscript", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),

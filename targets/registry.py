@@ -35,6 +35,7 @@ class Converter:
     tool: str  # the official converter doing the work, named in the report
     run: Callable  # (handle, out_dir: Path, ctx: StepContext) -> ModelHandle
     packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
+    precisions: tuple[str, ...] = ("fp32",)  # what it can produce (ctx.precision)
 
 
 def copy_converter(fmt: str) -> Converter:
@@ -69,6 +70,36 @@ def converters() -> dict[tuple[str, str], Converter]:
         for converter in getattr(importlib.import_module(module_name), "CONVERTERS", ()):
             table[(converter.source, converter.dest)] = converter
     return table
+
+
+def quantizers() -> dict[str, Converter]:
+    """Format -> its post-conversion quantizer (fp32 model in, quantized model out), if any."""
+    table = {}
+    for module_name in dict.fromkeys(FORMATS.values()):
+        quantizer = getattr(importlib.import_module(module_name), "QUANTIZER", None)
+        if quantizer is not None:
+            table[quantizer.dest] = quantizer
+    return table
+
+
+def quantized_route(source: str, dest: str, precision: str) -> list[Converter]:
+    """The fp32 route to the format that can be quantized, then the quantizing converter:
+    either the format's own quantizer (ONNX) or the converter that quantizes while it
+    converts (TFLiteConverter, tensorflowjs), whichever gives the shorter chain."""
+    quantizer = quantizers().get(dest)
+    if quantizer is not None and precision in quantizer.precisions:
+        return route(source, dest) + [quantizer] if source != dest else [quantizer]
+    options = []
+    for converter in converters().values():
+        if converter.dest == dest and precision in converter.precisions:
+            try:
+                options.append(route(source, converter.source) + [converter]
+                               if converter.source != source else [converter])
+            except UnsupportedError:
+                continue
+    if not options:
+        raise UnsupportedError(f"no converter produces {dest} at {precision} from {source}")
+    return min(options, key=len)
 
 
 def route(source: str, dest: str) -> list[Converter]:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,16 +106,26 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 
 
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    """tensorflowjs; the precision's hook picks the weight quantization (download size only:
+    TF.js de-quantizes weights to float32 when it loads the model)."""
+    from ..quantize import PRECISIONS
     converter = tfenv.tfjs_converter()
+    hook = PRECISIONS[ctx.precision].hooks["tfjs"]
     target = out_dir / "tfjs"
     try:
-        converter.convert_tf_saved_model(str(source.path), str(target))
+        converter.convert_tf_saved_model(str(source.path), str(target),
+                                         quantization_dtype_map=hook(ctx) if hook else None)
     except Exception as error:
-        raise ConversionError("savedmodel -> tfjs (tensorflowjs)", str(source.path),
+        raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from None
-    return open_handle(target, source)
+    handle = open_handle(target, source)
+    if hook is not None:
+        handle = replace(handle, notes=("weights are quantized for download only; TF.js "
+                                        "de-quantizes them to float32 when the model loads",))
+    return handle
 
 
 CONVERTERS = (
-    Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow")),
+    Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow"),
+              precisions=("fp32", "fp16", "int8-dynamic")),
 )

@@ -52,7 +52,12 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
     if reference is not None:
         inputs = _with_layouts(inputs, reference.inputs)
         outputs = _with_layouts(outputs, reference.outputs)
-    return ModelHandle(Path(path), "tflite", tuple(inputs), tuple(outputs))
+    integer_io = [f"{d['name']} (scale {d['quantization'][0]:.6g}, zero point "
+                  f"{d['quantization'][1]})"
+                  for d in it.get_input_details() + it.get_output_details() if _integer_io(d)]
+    notes = (f"integer inputs/outputs: edgekit quantizes float inputs and de-quantizes "
+             f"outputs with each tensor's parameters: {'; '.join(integer_io)}",) if integer_io else ()
+    return ModelHandle(Path(path), "tflite", tuple(inputs), tuple(outputs), notes=notes)
 
 
 def _with_layouts(specs, references):
@@ -75,9 +80,9 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
                 it.resize_tensor_input(detail["index"], x.shape)
         it.allocate_tensors()
         for detail, x in zip(input_details, inputs):
-            it.set_tensor(detail["index"], x.astype(detail["dtype"], copy=False))
+            it.set_tensor(detail["index"], quantize_input(x, detail))
         it.invoke()
-        return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+        return [dequantize_output(it.get_tensor(d["index"]), d) for d in it.get_output_details()]
 
     def run(inputs):
         from .batching import in_batches
@@ -86,18 +91,47 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
     return run
 
 
+def _integer_io(detail: dict) -> bool:
+    scale, _ = detail.get("quantization", (0.0, 0))
+    return np.dtype(detail["dtype"]).kind in "iu" and scale != 0.0
+
+
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float data for an int8/uint8 model input: q = round(x / scale) + zero_point."""
+    if not _integer_io(detail) or np.dtype(x.dtype).kind in "iu":
+        return x.astype(detail["dtype"], copy=False)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    q = np.round(x / scale) + zero_point
+    return np.clip(q, info.min, info.max).astype(detail["dtype"])
+
+
+def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
+    """An int8/uint8 model output back to float: (q - zero_point) * scale."""
+    if not _integer_io(detail):
+        return q.copy()
+    scale, zero_point = detail["quantization"]
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
 def op_counts(handle: ModelHandle) -> dict[str, int]:
     it = interpreter(handle.path)
     return dict(Counter(op["op_name"] for op in it._get_ops_details()))
 
 
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    """TFLiteConverter; the precision's hook sets its optimizations and quantization."""
+    from ..quantize import PRECISIONS
     tf = tfenv.tensorflow_with_keras2()
+    hook = PRECISIONS[ctx.precision].hooks["tflite"]
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+        if hook is not None:
+            hook(converter, ctx, source)
         flatbuffer = converter.convert()
     except Exception as error:
-        raise ConversionError("savedmodel -> tflite", str(source.path), first_line(error)) from None
+        raise ConversionError(f"savedmodel -> tflite ({ctx.precision})", str(source.path),
+                              first_line(error)) from None
     (out_dir / FILE_NAME).write_bytes(flatbuffer)
     return open_handle(out_dir / FILE_NAME, source)
 
@@ -122,7 +156,8 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 
 
 CONVERTERS = (
-    Converter("savedmodel", "tflite", "tf.lite.TFLiteConverter", from_savedmodel, ("tensorflow",)),
+    Converter("savedmodel", "tflite", "tf.lite.TFLiteConverter", from_savedmodel, ("tensorflow",),
+              precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8")),
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
 )

@@ -44,9 +44,10 @@ def test_sample_models_convert_within_half_a_point(source, target, tmp_path):
 
 
 def test_onnx_export_of_the_torch_sample_converts_to_tflite_and_tfjs(tmp_path):
-    server = convert_ok(SOURCES["torch"], "server-cpu", tmp_path / "server")
+    server = convert_ok(SOURCES["torch"], "server-cpu", tmp_path / "server", "--precision", "fp32")
     onnx_file = tmp_path / "server" / server["artifacts"][0]["path"]
-    report = convert_ok([str(onnx_file)], "android", tmp_path / "out", "--formats", "tflite,tfjs")
+    report = convert_ok([str(onnx_file)], "android", tmp_path / "out", "--formats", "tflite,tfjs",
+                        "--precision", "fp32")
     assert {a["format"] for a in report["artifacts"]} == {"tflite", "tfjs"}
     assert all(a["accuracy"] == report["source"]["accuracy"] for a in report["artifacts"])
 
@@ -85,3 +86,28 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert "torch -> onnx (torch.onnx.export)" in result.stdout
     assert "savedmodel -> tfjs (tensorflowjs)" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_full_int8_tflite_is_small_and_accurate(source, tmp_path):
+    report = convert_ok(SOURCES[source], "android", tmp_path / "out", "--precision", "int8")
+    artifact, = report["artifacts"]
+    assert artifact["precision"] == "int8" and artifact["size_ratio_fp32"] <= 0.30
+    assert abs(artifact["accuracy_drop"]) <= 0.5
+    assert report["calibration"]["samples"] == 200
+
+
+@pytest.mark.parametrize("target", ["edge-tpu", "microcontroller"])
+def test_integer_only_targets_get_int8_io(target, tmp_path):
+    report = convert_ok(SOURCES["torch"], target, tmp_path / "out")
+    artifact, = report["artifacts"]
+    assert artifact["inputs"][0].split(": ")[1].startswith("int8[")
+    assert artifact["outputs"][0].split(": ")[1].startswith("int8[")
+    assert abs(artifact["accuracy_drop"]) <= 1.0
+
+
+@pytest.mark.parametrize("precision, most", [("fp16", 0.55), ("int8-dynamic", 0.35)])
+def test_tfjs_weight_quantization_on_the_sample(precision, most, tmp_path):
+    report = convert_ok(SOURCES["keras"], "web", tmp_path / "out", "--precision", precision)
+    artifact, = report["artifacts"]
+    assert artifact["size_ratio_fp32"] <= most and abs(artifact["accuracy_drop"]) <= 0.5

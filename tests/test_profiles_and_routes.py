@@ -7,7 +7,7 @@ from edgekit.plan import check_profile, make_plan
 from edgekit.profile import get_profile
 from edgekit.quantize import PRECISIONS
 from edgekit.targets.profiles import PROFILES
-from edgekit.targets.registry import OUTPUT_FORMATS, route
+from edgekit.targets.registry import OUTPUT_FORMATS, quantized_route, route
 
 SOURCE_FORMATS = ("keras", "savedmodel", "torch", "torchscript", "onnx")
 REQUIRED = {"android", "ios", "web", "raspberry-pi", "edge-tpu", "microcontroller", "server-cpu"}
@@ -46,10 +46,39 @@ def test_unknown_target_lists_the_valid_ones():
                                 + ", ".join(PROFILES))
 
 
-@pytest.mark.parametrize("name", [n for n, p in PROFILES.items() if p.precision not in PRECISIONS])
-def test_profiles_needing_unbuilt_precisions_fail_at_plan_time(name):
-    with pytest.raises(UnsupportedError, match="cannot produce yet"):
-        check_profile(PROFILES[name])
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_profile_precision_exists_for_its_formats(name):
+    profile = PROFILES[name]
+    assert all(fmt in PRECISIONS[profile.precision].formats for fmt in profile.formats)
+    check_profile(profile)
+
+
+def test_a_precision_a_format_cannot_take_is_refused_with_the_options():
+    with pytest.raises(UnsupportedError) as error:
+        check_profile(get_profile("web").with_overrides(precision="int8"))
+    assert str(error.value) == ("precision 'int8' is not available for tfjs; "
+                                "tfjs supports: fp32, fp16, int8-dynamic")
+
+
+def test_int8_io_profiles_need_full_int8():
+    for profile in PROFILES.values():
+        if "int8-io" in profile.constraints:
+            assert profile.precision == "int8"
+
+
+@pytest.mark.parametrize("source", SOURCE_FORMATS)
+@pytest.mark.parametrize("precision", [p for p in PRECISIONS if p != "fp32"])
+def test_every_precision_reaches_each_format_it_claims(source, precision):
+    for fmt in PRECISIONS[precision].formats:
+        chain = quantized_route(source, fmt, precision)
+        assert chain[-1].dest == fmt and precision in chain[-1].precisions
+
+
+def test_quantized_torch_tflite_goes_through_the_tflite_converter():
+    """litert-torch and onnx2tf only write float models: int8 TFLite needs TFLiteConverter."""
+    tools = [c.tool for c in quantized_route("torch", "tflite", "int8")]
+    assert tools == ["torch.onnx.export", "onnx2tf", "tf.lite.TFLiteConverter"]
+    assert [c.tool for c in quantized_route("onnx", "onnx", "int8")] == ["onnxruntime.quantization"]
 
 
 def test_unknown_format_and_precision_are_refused_with_the_options():
@@ -61,12 +90,23 @@ def test_unknown_format_and_precision_are_refused_with_the_options():
 
 def test_plan_shares_intermediates_and_marks_artifacts():
     source = ModelHandle("m.keras", "keras", (), ())
-    plan = make_plan(source, get_profile("web").with_overrides(formats=["tflite", "tfjs", "onnx"]))
+    plan = make_plan(source, get_profile("web").with_overrides(formats=["tflite", "tfjs", "onnx"],
+                                                              precision="fp32"))
     assert [s.folder for s in plan.steps] == ["01_savedmodel", "02_tflite", "03_tfjs", "04_onnx"]
     assert [s.is_artifact for s in plan.steps] == [False, True, True, True]
     assert "savedmodel -> tfjs (tensorflowjs)" in plan.describe()
 
 
 def test_same_format_output_is_a_copy_step():
-    plan = make_plan(ModelHandle("m.onnx", "onnx", (), ()), get_profile("server-cpu"))
+    plan = make_plan(ModelHandle("m.onnx", "onnx", (), ()),
+                     get_profile("server-cpu").with_overrides(precision="fp32"))
     assert [(s.converter.tool, s.is_artifact) for s in plan.steps] == [("copy", True)]
+
+
+def test_quantized_plan_keeps_the_fp32_counterpart():
+    plan = make_plan(ModelHandle("m.keras", "keras", (), ()), get_profile("android"))
+    assert [(s.folder, s.is_artifact) for s in plan.steps] == [
+        ("01_savedmodel", False), ("02_tflite", False), ("03_tflite_int8-dynamic", True)]
+    onnx = make_plan(ModelHandle("m.onnx", "onnx", (), ()), get_profile("server-cpu"))
+    assert [(s.converter.tool, s.precision) for s in onnx.steps] == [
+        ("copy", "fp32"), ("onnxruntime.quantization", "int8-dynamic")]

@@ -48,6 +48,10 @@ def _progress(message: str) -> None:
         click.echo(message, err=True)
 
 
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 @click.group(cls=EdgekitCLI, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgekit")
 def cli():
@@ -66,23 +70,35 @@ def cli():
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
-@click.option("--seed", default=0, show_default=True, help="Seed for random inputs when no --eval is given.")
+@click.option("--calib", type=click.Path(),
+              help="Calibration data for int8/int16x8 (.npz/.npy like --eval); default: samples of --eval.")
+@click.option("--calib-method", default="minmax", show_default=True, metavar="METHOD",
+              help="ONNX static quantization calibration: minmax, entropy or percentile.")
+@click.option("--calib-samples", default=200, show_default=True, help="Most calibration samples used.")
+@click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
-def convert(model, target, out, eval_data, formats, precision, input_shapes, weights, seed, dry_run):
+def convert(model, target, out, eval_data, formats, precision, input_shapes, weights, calib,
+            calib_method, calib_samples, seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
     a torch.export .pt2, or FILE.py:FACTORY (with --weights) for PyTorch.
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
+    from .errors import UnsupportedError
     from .loading import parse_shape
     from .pipeline import convert as run_convert
+    from .quantize import CALIBRATION_METHODS
     from .report import summary
+    if calib_method not in CALIBRATION_METHODS:
+        raise UnsupportedError(f"unknown --calib-method '{calib_method}'; "
+                               f"valid: {', '.join(CALIBRATION_METHODS)}")
     result = run_convert(
         model, target, out, eval_data=eval_data,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
         precision=precision, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-        weights=weights, seed=seed, progress=_progress, dry_run=dry_run)
+        weights=weights, calib=calib, calib_method=calib_method, calib_samples=calib_samples,
+        seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
         return 0

@@ -12,10 +12,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Tolerance:
+    """What a precision may cost. None leaves a metric unjudged: int8 is judged on SQNR and
+    agreement (its absolute error tracks the quantization step), float paths on error."""
     # largest |artifact - original| allowed, as a fraction of the original's largest |value|
-    max_abs_error: float
-    min_cosine: float
-    min_top1_agreement: float
+    max_abs_error: float | None = None
+    min_cosine: float | None = None
+    min_top1_agreement: float | None = None
+    min_sqnr_db: float | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Drift:
     max_abs_error: float
     mean_abs_error: float
     cosine: float  # mean over samples of the per-sample cosine similarity
+    sqnr_db: float  # signal-to-quantization-noise ratio; inf when identical
     scale: float  # the original's largest |value|, which max_abs_error is judged against
 
     def as_dict(self) -> dict:
@@ -31,7 +35,9 @@ class Drift:
 
 
 def _round(value):
-    return None if value is None else float(f"{value:.6g}")
+    if value is None or value == float("inf"):
+        return None if value is None else "inf"  # JSON has no infinity
+    return float(f"{value:.6g}")
 
 
 def compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> list[Drift]:
@@ -51,6 +57,7 @@ def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
         max_abs_error=float(error.max()) if error.size else 0.0,
         mean_abs_error=float(error.mean()) if error.size else 0.0,
         cosine=_mean_cosine(ref64, got64),
+        sqnr_db=sqnr_db(ref64, got64),
         scale=float(np.abs(ref64).max()) if ref64.size else 0.0,
     )
 
@@ -60,6 +67,15 @@ def top1_agreement(ref: np.ndarray, got: np.ndarray) -> float | None:
     if ref.ndim != 2 or ref.shape[1] < 2:
         return None
     return float((ref.argmax(1) == got.argmax(1)).mean())
+
+
+def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    """10 log10(signal power / error power): ~6 dB per bit of precision kept."""
+    noise = float(np.sum((ref - got) ** 2))
+    signal = float(np.sum(ref ** 2))
+    if noise == 0:
+        return float("inf")
+    return 10 * np.log10(max(signal, 1e-30) / noise)
 
 
 def _mean_cosine(ref: np.ndarray, got: np.ndarray) -> float:
@@ -79,14 +95,18 @@ def accuracy(outputs: list[np.ndarray], labels: np.ndarray | None) -> float | No
 
 def violations(drifts: list[Drift], tolerance: Tolerance) -> list[str]:
     """Human-readable reasons the drift breaks the tolerance (empty when it holds)."""
+    t = tolerance
     problems = []
     for i, d in enumerate(drifts):
-        limit = tolerance.max_abs_error * max(1.0, d.scale)
-        if d.max_abs_error > limit:
+        limit = None if t.max_abs_error is None else t.max_abs_error * max(1.0, d.scale)
+        if limit is not None and d.max_abs_error > limit:
             problems.append(f"output {i}: max abs error {d.max_abs_error:.3g} > {limit:.3g}")
-        if d.cosine < tolerance.min_cosine:
-            problems.append(f"output {i}: cosine {d.cosine:.6f} < {tolerance.min_cosine}")
-        if d.top1_agreement is not None and d.top1_agreement < tolerance.min_top1_agreement:
+        if t.min_cosine is not None and d.cosine < t.min_cosine:
+            problems.append(f"output {i}: cosine {d.cosine:.6f} < {t.min_cosine}")
+        if t.min_sqnr_db is not None and d.sqnr_db < t.min_sqnr_db:
+            problems.append(f"output {i}: SQNR {d.sqnr_db:.1f} dB < {t.min_sqnr_db} dB")
+        if None not in (t.min_top1_agreement, d.top1_agreement) and \
+                d.top1_agreement < t.min_top1_agreement:
             problems.append(f"output {i}: top-1 agreement {d.top1_agreement:.4f} "
-                            f"< {tolerance.min_top1_agreement}")
+                            f"< {t.min_top1_agreement}")
     return problems

@@ -17,12 +17,26 @@ from .profile import TargetProfile
 class Step:
     index: int
     converter: object  # edgekit.targets.registry.Converter
-    folder: str  # e.g. "02_tflite", inside the output folder
-    is_artifact: bool  # an output the profile asked for (else an intermediate)
+    precision: str  # what this step produces; its input is always an fp32 model
+    is_artifact: bool  # an output the profile asked for (else an intermediate or fp32 baseline)
+
+    @property
+    def folder(self) -> str:  # inside the output folder, e.g. "02_tflite" or "03_tflite_int8"
+        suffix = "" if self.precision == "fp32" else f"_{self.precision}"
+        return f"{self.index:02d}_{self.converter.dest}{suffix}"
+
+    @property
+    def input_key(self) -> tuple[str, str]:
+        return (self.converter.source, "fp32")
+
+    @property
+    def output_key(self) -> tuple[str, str]:
+        return (self.converter.dest, self.precision)
 
     @property
     def name(self) -> str:
-        return f"{self.converter.source} -> {self.converter.dest} ({self.converter.tool})"
+        at = "" if self.precision == "fp32" else f" at {self.precision}"
+        return f"{self.converter.source} -> {self.converter.dest}{at} ({self.converter.tool})"
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,14 @@ class Plan:
                  f"at {self.profile.precision}"]
         lines += [f"  {s.folder}: {s.name}{'' if s.is_artifact else '  [intermediate]'}"
                   for s in self.steps]
+        if self.precision.needs_calibration:
+            lines.append(f"calibration: needed for {self.precision.name}")
         return "\n".join(lines)
+
+    @property
+    def precision(self):
+        from .quantize import PRECISIONS
+        return PRECISIONS[self.profile.precision]
 
     def packages(self) -> list[str]:
         return sorted({p for s in self.steps for p in s.converter.packages})
@@ -45,7 +66,7 @@ class Plan:
 
 def check_profile(profile: TargetProfile) -> None:
     """Checks that need no model: known formats, a precision that exists for each of them."""
-    from .quantize import PLANNED, PRECISIONS, precisions_for
+    from .quantize import PRECISIONS, precisions_for
     from .targets.registry import OUTPUT_FORMATS
 
     unknown = [f for f in profile.formats if f not in OUTPUT_FORMATS]
@@ -54,12 +75,8 @@ def check_profile(profile: TargetProfile) -> None:
                                f"valid formats: {', '.join(OUTPUT_FORMATS)}")
     precision = PRECISIONS.get(profile.precision)
     if precision is None:
-        available = ", ".join(PRECISIONS)
-        if profile.precision in PLANNED:
-            raise UnsupportedError(
-                f"target '{profile.name}' needs precision '{profile.precision}', which edgekit "
-                f"cannot produce yet (available: {available})")
-        raise UnsupportedError(f"unknown precision '{profile.precision}'; valid: {available}")
+        raise UnsupportedError(f"unknown precision '{profile.precision}'; "
+                               f"valid: {', '.join(PRECISIONS)}")
     for fmt in profile.formats:
         if fmt not in precision.formats:
             raise UnsupportedError(f"precision '{precision.name}' is not available for {fmt}; "
@@ -67,21 +84,31 @@ def check_profile(profile: TargetProfile) -> None:
 
 
 def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
-    """The steps from the source to every output format of the profile, deduplicated."""
-    from .targets.registry import copy_converter, route
+    """The steps from the source to every output format of the profile, deduplicated.
+    A quantized output also gets its fp32 counterpart, which it is measured against."""
+    from .targets.registry import copy_converter, quantized_route, route
 
     check_profile(profile)
     steps: list[Step] = []
-    produced: set[str] = {source.format} - set(profile.formats)
+
+    def add(converter, precision: str, is_artifact: bool) -> None:
+        for i, step in enumerate(steps):
+            if step.output_key == (converter.dest, precision):
+                if is_artifact and not step.is_artifact:
+                    steps[i] = Step(step.index, step.converter, precision, True)
+                return
+        steps.append(Step(len(steps) + 1, converter, precision, is_artifact))
+
+    quantized = profile.precision != "fp32"
     for fmt in profile.formats:
         chain = [copy_converter(fmt)] if fmt == source.format else route(source.format, fmt)
         for converter in chain:
-            if converter.dest in produced:
-                continue
-            produced.add(converter.dest)
-            index = len(steps) + 1
-            steps.append(Step(index, converter, f"{index:02d}_{converter.dest}",
-                              converter.dest in profile.formats))
+            add(converter, "fp32", converter.dest == fmt and not quantized)
+        if quantized:
+            chain = quantized_route(source.format, fmt, profile.precision)
+            for converter in chain[:-1]:
+                add(converter, "fp32", False)
+            add(chain[-1], profile.precision, True)
     plan = Plan(source, profile, tuple(steps))
     check_installed(plan)
     return plan

@@ -6,10 +6,13 @@ output folder; accuracy_drop is in points, 0..100):
   target, profile{formats, precision, threads, budgets, constraints}, passed,
   source{path, format, inputs, outputs, size_bytes, accuracy},
   data{origin, samples, seed, labelled, notes},
-  artifacts[]{format, precision, path, size_bytes, route[], inputs, outputs, accuracy,
-              accuracy_drop, drift{top1_agreement, max_abs_error, mean_abs_error, cosine},
+  calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
+  artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
+              outputs, accuracy, accuracy_drop,
+              drift{top1_agreement, max_abs_error, mean_abs_error, cosine, sqnr_db},
               drift_per_output[], passed, problems[], notes[]},
-  intermediates[] (same fields: models built on the way, validated too),
+  intermediates[] (same fields: models built on the way and the fp32 counterparts of
+                   quantized artifacts, validated too),
   versions{package: version}, edgekit_version.
 """
 from __future__ import annotations
@@ -26,11 +29,14 @@ from .validate import Verdict
 SCHEMA_VERSION = 1
 
 
-def build(plan: Plan, data: Dataset, source_accuracy: float | None,
-          results: list[tuple], work: Path, versions: dict) -> dict:
+def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
+          work: Path, versions: dict, calibration=None) -> dict:
     """`results`: (step, verdict, route) for each step, in plan order."""
     profile = plan.profile
-    rows = [_artifact(step, verdict, route, source_accuracy, work) for step, verdict, route in results]
+    fp32_sizes = {step.converter.dest: verdict.handle.size_bytes()
+                  for step, verdict, _ in results if step.precision == "fp32"}
+    rows = [_artifact(step, verdict, route, source_accuracy, work, fp32_sizes)
+            for step, verdict, route in results]
     artifacts = [row for row, (step, _, _) in zip(rows, results) if step.is_artifact]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -46,28 +52,34 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None,
                    "size_bytes": plan.source.size_bytes(), "accuracy": source_accuracy},
         "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
                  "labelled": data.labels is not None, "notes": list(data.notes)},
+        "calibration": calibration.summary() if calibration else None,
         "artifacts": artifacts,
         "intermediates": [row for row, (step, _, _) in zip(rows, results) if not step.is_artifact],
         "versions": versions,
     }
 
 
-def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: Path) -> dict:
+def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: Path,
+              fp32_sizes: dict) -> dict:
     handle = verdict.handle
     drop = None
     if verdict.accuracy is not None and source_accuracy is not None:
         drop = round((source_accuracy - verdict.accuracy) * 100, 4)
+    size = handle.size_bytes()
+    fp32_size = fp32_sizes.get(handle.format)
     return {
         "format": handle.format, "precision": handle.precision,
         "path": str(Path(handle.path).relative_to(work)),
-        "size_bytes": handle.size_bytes(), "route": route,
+        "size_bytes": size,
+        "size_ratio_fp32": round(size / fp32_size, 4) if fp32_size and step.precision != "fp32" else None,
+        "route": route,
         "inputs": [s.describe() for s in handle.inputs],
         "outputs": [s.describe() for s in handle.outputs],
         "accuracy": verdict.accuracy, "accuracy_drop": drop,
         "drift": summarize(verdict.drifts),
         "drift_per_output": [d.as_dict() for d in verdict.drifts],
         "passed": verdict.passed, "problems": verdict.problems,
-        "notes": [n for n in (verdict.layout_note,) if n],
+        "notes": [n for n in (verdict.layout_note, *handle.notes) if n],
     }
 
 
@@ -79,7 +91,8 @@ def summarize(drifts: list[Drift]) -> dict | None:
     worst = Drift(min(agreements) if agreements else None,
                   max(d.max_abs_error for d in drifts),
                   max(d.mean_abs_error for d in drifts),
-                  min(d.cosine for d in drifts), 0.0)
+                  min(d.cosine for d in drifts),
+                  min(d.sqnr_db for d in drifts), 0.0)
     return worst.as_dict()
 
 
@@ -94,19 +107,24 @@ def _fmt(value, pattern: str) -> str:
 
 def table_rows(report: dict) -> list[list[str]]:
     source = report["source"]
-    rows = [["source", source["format"], "-", _fmt(source["size_bytes"] / 1e3, ".1f"),
-             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "reference"]]
-    for a in report["artifacts"]:
+    rows = [["source", source["format"], "-", _fmt(source["size_bytes"] / 1e3, ".1f"), "-",
+             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "-", "reference"]]
+    for a in report["intermediates"] + report["artifacts"]:
         drift = a["drift"] or {}
+        sqnr = drift.get("sqnr_db")
         rows.append([a["path"], a["format"], a["precision"], _fmt(a["size_bytes"] / 1e3, ".1f"),
+                     _fmt(a["size_ratio_fp32"], ".2f"),
                      _fmt(a["accuracy"], ".2%"), _fmt(drift.get("top1_agreement"), ".2%"),
-                     _fmt(drift.get("max_abs_error"), ".2e"), _fmt(drift.get("cosine"), ".6f"),
-                     "PASS" if a["passed"] else "FAIL"])
+                     _fmt(drift.get("max_abs_error"), ".2e"),
+                     sqnr if isinstance(sqnr, str) else _fmt(sqnr, ".1f"),
+                     _fmt(drift.get("cosine"), ".6f"),
+                     ("PASS" if a["passed"] else "FAIL") if a in report["artifacts"]
+                     else "(" + ("ok" if a["passed"] else "fail") + ")"])
     return rows
 
 
-HEADERS = ["model", "format", "precision", "size KB", "accuracy", "top-1 agree",
-           "max abs err", "cosine", "verdict"]
+HEADERS = ["model", "format", "precision", "size KB", "x fp32", "accuracy", "top-1 agree",
+           "max abs err", "SQNR dB", "cosine", "verdict"]
 
 
 def markdown(report: dict) -> str:
@@ -120,6 +138,11 @@ def markdown(report: dict) -> str:
         lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
         lines += [f"  - problem: {p}" for p in a["problems"]]
         lines += [f"  - note: {n}" for n in a["notes"]]
+    calibration = report.get("calibration")
+    if calibration:
+        lines += ["", f"Calibration: {calibration['samples']} samples from {calibration['origin']}; "
+                  "ranges " + ", ".join(f"{k} {v}" for k, v in calibration["ranges"].items())]
+        lines += [f"- warning: {w}" for w in calibration["warnings"]]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
 
