@@ -29,7 +29,7 @@ def test_keras_to_every_format(tiny_keras, tmp_path, images_nhwc):
     np.savez(tmp_path / "eval.npz", x=images_nhwc, y=np.arange(6) % 5)
     before = digest(tiny_keras)
     result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", eval_data=tmp_path / "eval.npz",
-                             formats=("tflite", "onnx", "tfjs", "savedmodel"))
+                             formats=("tflite", "onnx", "tfjs", "savedmodel"), precision="fp32")
     assert_all_close(result)
     found = artifacts_by_format(result)
     assert set(found) == {"tflite", "onnx", "tfjs", "savedmodel"}
@@ -44,7 +44,7 @@ def test_keras_to_every_format(tiny_keras, tmp_path, images_nhwc):
 def test_torch_to_tflite_and_onnx(tiny_torch, tmp_path):
     result = edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out",
                              weights=tiny_torch["weights"], input_shapes=(tiny_torch["shape"],),
-                             formats=("tflite", "onnx"))
+                             formats=("tflite", "onnx"), precision="fp32")
     assert_all_close(result)
     found = artifacts_by_format(result)
     assert found["tflite"]["route"] == ["litert-torch"]
@@ -55,7 +55,8 @@ def test_torch_to_tflite_and_onnx(tiny_torch, tmp_path):
 
 def test_onnx_to_tflite_and_tfjs_flips_the_layout(tiny_onnx, tmp_path):
     before = digest(tiny_onnx)
-    result = edgekit.convert(str(tiny_onnx), "android", tmp_path / "out", formats=("tflite", "tfjs"))
+    result = edgekit.convert(str(tiny_onnx), "android", tmp_path / "out", formats=("tflite", "tfjs"),
+                             precision="fp32")
     assert_all_close(result)
     found = artifacts_by_format(result)
     assert found["tflite"]["route"] == ["onnx2tf"]
@@ -66,7 +67,7 @@ def test_onnx_to_tflite_and_tfjs_flips_the_layout(tiny_onnx, tmp_path):
 
 
 def test_onnx_for_server_cpu_is_a_proven_copy(tiny_onnx, tmp_path):
-    result = edgekit.convert(str(tiny_onnx), "server-cpu", tmp_path / "out")
+    result = edgekit.convert(str(tiny_onnx), "server-cpu", tmp_path / "out", precision="fp32")
     artifact, = result.report["artifacts"]
     assert artifact["route"] == ["copy"] and artifact["drift"]["max_abs_error"] == 0
     assert digest(result.out / artifact["path"]) == digest(tiny_onnx)
@@ -80,10 +81,11 @@ def test_torchscript_and_torch_export_sources(tiny_torch, tmp_path):
     torch.jit.save(torch.jit.trace(module.eval(), example), tmp_path / "tiny_script.pt")
     torch.export.save(torch.export.export(module.eval(), example), tmp_path / "tiny.pt2")
     scripted = edgekit.convert(str(tmp_path / "tiny_script.pt"), "server-cpu", tmp_path / "o1",
-                               input_shapes=((1, 3, 8, 8),))
+                               input_shapes=((1, 3, 8, 8),), precision="fp32")
     assert_all_close(scripted)
     assert scripted.report["source"]["format"] == "torchscript"
-    exported = edgekit.convert(str(tmp_path / "tiny.pt2"), "android", tmp_path / "o2")
+    exported = edgekit.convert(str(tmp_path / "tiny.pt2"), "android", tmp_path / "o2",
+                               precision="fp32")
     assert_all_close(exported)
     assert exported.report["source"]["format"] == "torch"
 
@@ -95,7 +97,7 @@ def test_keras2_savedmodel_source(tmp_path):
     model.compile("adam", "mse")
     model.fit(np.ones((4, 6)), np.ones((4, 3)), verbose=0)  # creates optimizer slot variables
     model.save(tmp_path / "sm", save_format="tf")
-    result = edgekit.convert(str(tmp_path / "sm"), "android", tmp_path / "out")
+    result = edgekit.convert(str(tmp_path / "sm"), "android", tmp_path / "out", precision="fp32")
     assert_all_close(result)
     assert result.report["source"]["format"] == "savedmodel"
 
@@ -108,7 +110,7 @@ def test_a_wrong_artifact_is_caught(tiny_keras, tmp_path, images_nhwc):
     from edgekit.profile import Budgets
     from edgekit.quantize import PRECISIONS
     from edgekit.validate import judge
-    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out")
+    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", precision="fp32")
     artifact = open_any(str(result.out / result.report["artifacts"][0]["path"]))
     source = open_any(str(tiny_keras))
     other = keras.saving.load_model(tiny_keras)
@@ -122,7 +124,8 @@ def test_a_wrong_artifact_is_caught(tiny_keras, tmp_path, images_nhwc):
 @pytest.mark.parametrize("kind", ["keras", "onnx", "tflite", "tfjs"])
 def test_inspect_every_format(kind, tiny_keras, tiny_onnx, tmp_path):
     if kind in ("tflite", "tfjs"):
-        result = edgekit.convert(str(tiny_keras), "web", tmp_path / "out", formats=(kind,))
+        result = edgekit.convert(str(tiny_keras), "web", tmp_path / "out", formats=(kind,),
+                                 precision="fp32")
         path = result.out / result.report["artifacts"][0]["path"]
     else:
         path = {"keras": tiny_keras, "onnx": tiny_onnx}[kind]
