@@ -23,7 +23,12 @@ def representative_dataset(ctx, handle):
     return generate
 
 
-def tflite(converter, ctx, handle) -> None:
+def tflite(converter, ctx, handle):
+    """Configure the converter; with layers to keep in float, return the selectively
+    quantized model built by the QuantizationDebugger instead."""
+    if ctx.float_nodes:
+        from ..targets.tflite_sensitivity import selectively_quantized
+        return selectively_quantized(handle, ctx)
     import tensorflow as tf
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset(ctx, handle)
@@ -44,19 +49,30 @@ class _Reader:
         return next(self._feeds, None)
 
 
-def onnx(src, dst, ctx, handle) -> None:
+def onnx_preprocess(src, dst) -> None:
+    """Shape inference + graph optimisation, as onnxruntime recommends before quantizing.
+    Node names of the result are what nodes_to_exclude refers to."""
+    from onnxruntime.quantization import quant_pre_process
+    quant_pre_process(str(src), str(dst))
+
+
+def onnx_static(prepared, dst, ctx, handle, exclude=()) -> None:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
-                                          quant_pre_process, quantize_static)
+                                          quantize_static)
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
-    prepared = dst.with_name("preprocessed.onnx")
-    quant_pre_process(str(src), str(prepared))  # shape inference + graph optimisation first
     quantize_static(str(prepared), str(dst),
                     _Reader([s.name for s in handle.inputs], ctx.calibration_inputs(handle)),
                     quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method=methods[ctx.calib_method],
-                    nodes_to_exclude=list(ctx.float_nodes) or None)
+                    nodes_to_exclude=list(exclude) or None)
+
+
+def onnx(src, dst, ctx, handle) -> None:
+    prepared = dst.with_name("preprocessed.onnx")
+    onnx_preprocess(src, prepared)
+    onnx_static(prepared, dst, ctx, handle, ctx.float_nodes)
     prepared.unlink()
 
 

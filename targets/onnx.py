@@ -129,6 +129,12 @@ def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     return open_handle(target, source)
 
 
+def rank_layers(handle: ModelHandle, ctx):
+    """Tensors of the fp32 ONNX `handle` ranked by int8 damage (QDQ debugging)."""
+    from .onnx_sensitivity import rank_layers as rank
+    return rank(handle, ctx)
+
+
 QUANTIZER = Converter("onnx", "onnx", "onnxruntime.quantization", quantize,
                       ("onnxruntime", "onnx"), precisions=("fp16", "int8-dynamic", "int8"))
 

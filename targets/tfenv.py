@@ -14,25 +14,31 @@ def quiet() -> None:
 
 
 @contextlib.contextmanager
-def stderr_silenced():
-    """Silence file descriptor 2 itself: TensorFlow's import-time messages (oneDNN, CUDA
-    probing) come from C++ absl logging, which TF_CPP_MIN_LOG_LEVEL no longer reaches."""
+def silenced(fds=(2,)):
+    """Silence file descriptors themselves: TensorFlow's import-time messages (oneDNN, CUDA
+    probing) come from C++ absl logging, which TF_CPP_MIN_LOG_LEVEL no longer reaches, and
+    the quantizer prints its settings from C++ to stdout."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in fds}
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    for fd in fds:
+        os.dup2(devnull, fd)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
         os.close(devnull)
 
 
 def tensorflow():
     quiet()
     if "tensorflow" not in sys.modules:
-        with stderr_silenced():
+        with silenced():
             import tensorflow  # noqa: F401
     import tensorflow as tf
     return tf

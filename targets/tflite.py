@@ -126,9 +126,8 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     hook = PRECISIONS[ctx.precision].hooks["tflite"]
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
-        if hook is not None:
-            hook(converter, ctx, source)
-        flatbuffer = converter.convert()
+        flatbuffer = hook(converter, ctx, source) if hook is not None else None
+        flatbuffer = flatbuffer or converter.convert()  # a hook may build the model itself
     except Exception as error:
         raise ConversionError(f"savedmodel -> tflite ({ctx.precision})", str(source.path),
                               first_line(error)) from None
@@ -153,6 +152,12 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     produced = onnx2tf_tool.float32_tflite(onnx2tf_tool.convert(source, ctx))
     shutil.copyfile(produced, out_dir / FILE_NAME)
     return open_handle(out_dir / FILE_NAME, source)
+
+
+def rank_layers(handle: ModelHandle, ctx):
+    """Layers ranked by int8 damage, for a conversion of the SavedModel `handle`."""
+    from .tflite_sensitivity import rank_layers as rank
+    return rank(handle, ctx)
 
 
 CONVERTERS = (

@@ -66,7 +66,10 @@ def cli():
 @click.option("--eval", "eval_data", type=click.Path(),
               help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
 @click.option("--formats", help="Comma-separated output formats, overriding the profile's (tflite,onnx,tfjs,savedmodel).")
-@click.option("--precision", help="Override the profile's precision.")
+@click.option("--precision", help="Override the profile's precision: fp32, fp16, int8-dynamic, "
+              "int8, int16x8, or auto (most aggressive within --max-drop).")
+@click.option("--max-drop", type=float, metavar="POINTS",
+              help="Accuracy budget in points (or top-1 agreement points without labels).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
@@ -77,8 +80,8 @@ def cli():
 @click.option("--calib-samples", default=200, show_default=True, help="Most calibration samples used.")
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
-def convert(model, target, out, eval_data, formats, precision, input_shapes, weights, calib,
-            calib_method, calib_samples, seed, dry_run):
+def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
+            calib, calib_method, calib_samples, seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -96,7 +99,7 @@ def convert(model, target, out, eval_data, formats, precision, input_shapes, wei
     result = run_convert(
         model, target, out, eval_data=eval_data,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
-        precision=precision, input_shapes=tuple(parse_shape(s) for s in input_shapes),
+        precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
         weights=weights, calib=calib, calib_method=calib_method, calib_samples=calib_samples,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:

@@ -13,14 +13,14 @@ from pathlib import Path
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .data import load_eval, random_inputs
 from .drift import accuracy
-from .errors import InputError
+from .errors import EdgekitError, InputError
 from .loading import open_model
-from .plan import check_profile, make_plan
+from .plan import AUTO, Plan, Step, check_profile, make_plan
 from .profile import get_profile
-from .report import build, write
-from .validate import judge
 from .quantize import PRECISIONS
+from .report import build, write
 from .targets.context import StepContext
+from .validate import Verdict, judge
 from .workspace import OutputFolder
 
 
@@ -34,71 +34,124 @@ class Result:
         return self.report["passed"]
 
 
+class Run:
+    """The steps of one conversion run, executed in a work folder: each produced model is
+    kept by (format, precision) for later steps and judged as soon as it exists."""
+
+    def __init__(self, plan: Plan, data, work: Path, ctx: StepContext, progress):
+        self.plan, self.data, self.work, self.ctx, self.progress = plan, data, work, ctx, progress
+        source = plan.source
+        progress(f"running the original {source.format} model on {data.samples} samples")
+        self.reference = source.runner()(data.inputs)
+        self.source_accuracy = accuracy(self.reference, data.labels)
+        self.handles = {(source.format, "fp32"): source}
+        self.routes: dict = {(source.format, "fp32"): []}
+        self.results: list[tuple[Step, Verdict, list[str]]] = []
+
+    def produce(self, step: Step, float_nodes: tuple[str, ...] = ()) -> Verdict:
+        self.progress(f"[{step.index}] {step.name}")
+        (self.work / step.folder).mkdir()
+        self.ctx.precision, self.ctx.float_nodes = step.precision, float_nodes
+        try:
+            handle = step.converter.run(self.handles[step.input_key], self.work / step.folder,
+                                        self.ctx)
+        except EdgekitError:
+            shutil.rmtree(self.work / step.folder)  # a search may carry on without it
+            raise
+        handle = replace(handle, precision=step.precision)
+        self.handles[step.output_key] = handle
+        self.routes[step.output_key] = self.routes[step.input_key] + [step.converter.tool]
+        self.progress(f"      validating {handle.format} ({step.precision}) in its runtime")
+        verdict = judge(handle, self.plan.source, self.data, self.reference,
+                        PRECISIONS[step.precision].tolerance, self.plan.profile.budgets,
+                        self.source_accuracy)
+        self.results.append((step, verdict, self.routes[step.output_key]))
+        return verdict
+
+    def produce_chain(self, chain, precision: str, variant: str = "",
+                      float_nodes: tuple[str, ...] = ()) -> Verdict:
+        """Produce whatever fp32 models `chain` needs that do not exist yet, then its last
+        converter's output at `precision`."""
+        for converter in chain[:-1]:
+            if (converter.dest, "fp32") not in self.handles:
+                self.produce(Step(self.next_index(), converter, "fp32", False))
+        step = Step(self.next_index(), chain[-1], precision, False, variant)
+        return self.produce(step, float_nodes)
+
+    def next_index(self) -> int:
+        return len(self.results) + 1
+
+    def discard(self, verdict: Verdict) -> None:
+        """Remove a rejected attempt's files and row (its figures stay in the search trail)."""
+        index = next(i for i, (_, v, _) in enumerate(self.results) if v is verdict)
+        step, _, _ = self.results.pop(index)
+        shutil.rmtree(self.work / step.folder)
+        self.handles.pop(step.output_key, None)
+
+    def mark_artifact(self, verdict: Verdict) -> None:
+        for i, (step, v, route) in enumerate(self.results):
+            if v is verdict:
+                self.results[i] = (replace(step, is_artifact=True), v, route)
+
+
 def convert(model: str, target: str, out: str | Path | None = None, *,
             eval_data: str | Path | None = None, formats: tuple[str, ...] | None = None,
-            precision: str | None = None, input_shapes: tuple[tuple[int, ...], ...] = (),
+            precision: str | None = None, max_drop: float | None = None,
+            input_shapes: tuple[tuple[int, ...], ...] = (),
             weights: str | Path | None = None, calib: str | Path | None = None,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
-    """Convert `model` for `target`; returns the Result (or the plan's text when dry_run)."""
-    profile = get_profile(target).with_overrides(formats, precision)
+    """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
+
+    precision="auto" searches from the most to the least aggressive precision for the
+    smallest artifact whose accuracy drop stays within `max_drop` points."""
+    profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
-    if plan_needs_calibration(profile) and not (calib or eval_data):
+    if profile.precision != AUTO and PRECISIONS[profile.precision].needs_calibration \
+            and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
     source = open_model(model, Path(weights) if weights else None, input_shapes)
     plan = make_plan(source, profile)
     if dry_run:
         return plan.describe()
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
-    calibration = load_calibration(source, profile.precision, Path(calib) if calib else None,
-                                   data, calib_samples, seed) \
-        if plan.precision.needs_calibration else None
-    for message in calibration.warnings if calibration else ():
-        warn(message)
+    calibration = None
+    if plan.needs_calibration and (calib or data.origin != "random"):
+        calibration = load_calibration(source, profile.precision, Path(calib) if calib else None,
+                                       data, calib_samples, seed)
+        for message in calibration.warnings:
+            warn(message)
     out = Path(out) if out else Path("edgekit-out") / f"{source.path.stem}-{profile.name}"
     protected = tuple(Path(p) for p in (source.path, weights, eval_data, calib) if p)
     folder = OutputFolder(out, protected)
     with folder as work:
-        progress(f"running the original {source.format} model on {data.samples} samples")
-        reference = source.runner()(data.inputs)
-        source_accuracy = accuracy(reference, data.labels)
         ctx = StepContext(constraints=profile.constraints, calibration=calibration,
                           calib_method=calib_method, work_dir=work / ".scratch")
         ctx.work_dir.mkdir()
-        handles = {(source.format, "fp32"): source}
-        routes: dict = {(source.format, "fp32"): []}
-        results = []
+        run = Run(plan, data, work, ctx, progress)
         for step in plan.steps:
-            progress(f"[{step.index}/{len(plan.steps)}] {step.name}")
-            (work / step.folder).mkdir()
-            ctx.precision = step.precision
-            handle = step.converter.run(handles[step.input_key], work / step.folder, ctx)
-            handle = replace(handle, precision=step.precision)
-            handles[step.output_key] = handle
-            routes[step.output_key] = routes[step.input_key] + [step.converter.tool]
-            progress(f"      validating {handle.format} ({step.precision}) in its runtime")
-            verdict = judge(handle, source, data, reference, PRECISIONS[step.precision].tolerance,
-                            profile.budgets, source_accuracy)
-            results.append((step, verdict, routes[step.output_key]))
+            run.produce(step)
+        searches = {}
+        if profile.precision == AUTO:
+            from .auto import search
+            searches = {fmt: search(run, fmt) for fmt in profile.formats}
         shutil.rmtree(ctx.work_dir)
-        report = build(plan, data, source_accuracy, results, work, _versions(plan), calibration)
+        report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
+                       calibration, searches)
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
 
 
-def plan_needs_calibration(profile) -> bool:
-    return PRECISIONS[profile.precision].needs_calibration
-
-
-def _versions(plan) -> dict:
+def _versions(run: Run) -> dict:
     from .targets.registry import format_module
     from .versions import package_versions, tfjs_versions
-    packages = set(plan.packages()) | set(format_module(plan.source.format).PACKAGES)
-    for step in plan.steps:
-        packages |= set(format_module(step.converter.dest).PACKAGES)
+    steps = [step for step, _, _ in run.results]
+    packages = set(format_module(run.plan.source.format).PACKAGES)
+    for step in steps:
+        packages |= set(step.converter.packages) | set(format_module(step.converter.dest).PACKAGES)
     versions = package_versions(packages)
-    if any(step.converter.dest == "tfjs" for step in plan.steps):
+    if any(step.converter.dest == "tfjs" for step in steps):
         versions.update(tfjs_versions())
     return versions

@@ -12,6 +12,8 @@ from .errors import MissingDependencyError, UnsupportedError
 from .model import ModelHandle
 from .profile import TargetProfile
 
+AUTO = "auto"  # accuracy-aware: the most aggressive precision within the accuracy budget
+
 
 @dataclass(frozen=True)
 class Step:
@@ -19,11 +21,12 @@ class Step:
     converter: object  # edgekit.targets.registry.Converter
     precision: str  # what this step produces; its input is always an fp32 model
     is_artifact: bool  # an output the profile asked for (else an intermediate or fp32 baseline)
+    variant: str = ""  # tells apart attempts at one precision (accuracy-aware search)
 
     @property
     def folder(self) -> str:  # inside the output folder, e.g. "02_tflite" or "03_tflite_int8"
         suffix = "" if self.precision == "fp32" else f"_{self.precision}"
-        return f"{self.index:02d}_{self.converter.dest}{suffix}"
+        return f"{self.index:02d}_{self.converter.dest}{suffix}{self.variant}"
 
     @property
     def input_key(self) -> tuple[str, str]:
@@ -51,14 +54,22 @@ class Plan:
                  f"at {self.profile.precision}"]
         lines += [f"  {s.folder}: {s.name}{'' if s.is_artifact else '  [intermediate]'}"
                   for s in self.steps]
-        if self.precision.needs_calibration:
-            lines.append(f"calibration: needed for {self.precision.name}")
+        if self.profile.precision == AUTO:
+            lines.append(f"then: search precisions per format for the smallest artifact within "
+                         f"{self.profile.budgets.max_accuracy_drop} points of accuracy")
+        elif self.needs_calibration:
+            lines.append(f"calibration: needed for {self.profile.precision}")
         return "\n".join(lines)
 
     @property
-    def precision(self):
+    def needs_calibration(self) -> bool:
+        """True when some precision this run may produce quantizes activations."""
         from .quantize import PRECISIONS
-        return PRECISIONS[self.profile.precision]
+        if self.profile.precision == AUTO:
+            from .auto import candidates
+            return any(PRECISIONS[p].needs_calibration
+                       for fmt in self.profile.formats for p in candidates(fmt, self.profile))
+        return PRECISIONS[self.profile.precision].needs_calibration
 
     def packages(self) -> list[str]:
         return sorted({p for s in self.steps for p in s.converter.packages})
@@ -73,10 +84,12 @@ def check_profile(profile: TargetProfile) -> None:
     if unknown:
         raise UnsupportedError(f"unknown output format '{unknown[0]}'; "
                                f"valid formats: {', '.join(OUTPUT_FORMATS)}")
+    if profile.precision == AUTO:
+        return
     precision = PRECISIONS.get(profile.precision)
     if precision is None:
         raise UnsupportedError(f"unknown precision '{profile.precision}'; "
-                               f"valid: {', '.join(PRECISIONS)}")
+                               f"valid: {', '.join(PRECISIONS)}, {AUTO}")
     for fmt in profile.formats:
         if fmt not in precision.formats:
             raise UnsupportedError(f"precision '{precision.name}' is not available for {fmt}; "
@@ -89,6 +102,7 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
     from .targets.registry import copy_converter, quantized_route, route
 
     check_profile(profile)
+    original = profile
     steps: list[Step] = []
 
     def add(converter, precision: str, is_artifact: bool) -> None:
@@ -99,6 +113,15 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
                 return
         steps.append(Step(len(steps) + 1, converter, precision, is_artifact))
 
+    if profile.precision == AUTO:  # the fp32 models; the search adds the rest as it goes
+        profile = profile.with_overrides(precision="fp32")
+        for fmt in profile.formats:
+            chain = [copy_converter(fmt)] if fmt == source.format else route(source.format, fmt)
+            for converter in chain:
+                add(converter, "fp32", False)
+        plan = Plan(source, original, tuple(steps))
+        check_installed(plan)
+        return plan
     quantized = profile.precision != "fp32"
     for fmt in profile.formats:
         chain = [copy_converter(fmt)] if fmt == source.format else route(source.format, fmt)

@@ -21,10 +21,12 @@ class TargetProfile:
     constraints: tuple[str, ...] = ()  # e.g. "int8-io": model inputs/outputs must be int8
     notes: str = ""
 
-    def with_overrides(self, formats=None, precision=None) -> "TargetProfile":
-        """The same profile with the user's --formats / --precision applied."""
+    def with_overrides(self, formats=None, precision=None, max_drop=None) -> "TargetProfile":
+        """The same profile with the user's --formats / --precision / --max-drop applied."""
+        budgets = self.budgets if max_drop is None else \
+            replace(self.budgets, max_accuracy_drop=float(max_drop))
         return replace(self, formats=tuple(formats) if formats else self.formats,
-                       precision=precision or self.precision)
+                       precision=precision or self.precision, budgets=budgets)
 
 
 def get_profile(name: str) -> TargetProfile:

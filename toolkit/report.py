@@ -7,6 +7,8 @@ output folder; accuracy_drop is in points, 0..100):
   source{path, format, inputs, outputs, size_bytes, accuracy},
   data{origin, samples, seed, labelled, notes},
   calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
+  auto (with --precision auto) {format: {chosen, budget_points, float_layers[]{tensor,
+        kept_in_float[], median_relative_error}, ranking[], trail[] (every attempt)}} or null,
   artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
               outputs, accuracy, accuracy_drop,
               drift{top1_agreement, max_abs_error, mean_abs_error, cosine, sqnr_db},
@@ -30,7 +32,7 @@ SCHEMA_VERSION = 1
 
 
 def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
-          work: Path, versions: dict, calibration=None) -> dict:
+          work: Path, versions: dict, calibration=None, searches: dict | None = None) -> dict:
     """`results`: (step, verdict, route) for each step, in plan order."""
     profile = plan.profile
     fp32_sizes = {step.converter.dest: verdict.handle.size_bytes()
@@ -53,6 +55,7 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: lis
         "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
                  "labelled": data.labels is not None, "notes": list(data.notes)},
         "calibration": calibration.summary() if calibration else None,
+        "auto": searches or None,
         "artifacts": artifacts,
         "intermediates": [row for row, (step, _, _) in zip(rows, results) if not step.is_artifact],
         "versions": versions,
@@ -138,6 +141,16 @@ def markdown(report: dict) -> str:
         lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
         lines += [f"  - problem: {p}" for p in a["problems"]]
         lines += [f"  - note: {n}" for n in a["notes"]]
+    for fmt, search in (report.get("auto") or {}).items():
+        lines += ["", f"Accuracy-aware search for {fmt} (budget {search['budget_points']} points): "
+                  f"chose **{search['chosen']}**"]
+        lines += [f"- tried {t['precision']}" + (f" with {t['float_layers']} layer(s) in float"
+                                                  if t.get("float_layers") else "")
+                  + (f": skipped, {t['skipped']}" if "skipped" in t else
+                     f": accuracy drop {t['accuracy_drop']} points, "
+                     f"{'passed' if t['passed'] else 'failed'}") for t in search["trail"]]
+        lines += [f"- kept in float: `{layer['tensor']}` (median relative int8 error "
+                  f"{layer['median_relative_error']})" for layer in search["float_layers"]]
     calibration = report.get("calibration")
     if calibration:
         lines += ["", f"Calibration: {calibration['samples']} samples from {calibration['origin']}; "
