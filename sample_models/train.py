@@ -8,7 +8,8 @@ keeps 1,000 digits aside as `digits_eval.npz` (x: float32 N x 28 x 28 x 1 in 0..
 y: int64 labels). Both models share one architecture (digits_torch.py) and train in
 well under a minute each on 2 CPU cores.
 
-Writes: digits_keras.keras (Keras 3), digits_keras2.h5 (the same weights saved by
+Writes: digits_train.npz (the 4,000 training digits, same format: for fine-tuning after
+`--prune`), digits_keras.keras (Keras 3), digits_keras2.h5 (the same weights saved by
 Keras 2 / tf_keras, to exercise legacy loading), digits_torch.pt (a state_dict for
 digits_torch.py:build), digits_eval.npz.
 """
@@ -109,6 +110,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     train, test = split(*load_mnist_5k())
     np.savez_compressed(HERE / "digits_eval.npz", x=test[0], y=test[1])
+    np.savez_compressed(HERE / "digits_train.npz", x=train[0], y=train[1])  # for --train
     for name, fit in (("keras", train_keras), ("torch", train_torch)):
         start = time.perf_counter()
         accuracy = fit(train, test)

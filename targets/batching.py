@@ -15,3 +15,10 @@ def in_batches(run_batch: Callable[[list[np.ndarray]], list[np.ndarray]],
     parts = [run_batch([x[start:start + batch] for x in inputs])
              for start in range(0, total, batch)]
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
+def batch_size(handle) -> int:
+    """The batch a model takes: its fixed first dimension when it has one (exported
+    programs, some converted models), else DEFAULT_BATCH."""
+    first = handle.inputs[0].shape[0] if handle.inputs and handle.inputs[0].shape else None
+    return first or DEFAULT_BATCH

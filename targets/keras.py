@@ -15,7 +15,7 @@ from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
 from . import tfenv
-from .batching import in_batches
+from .batching import batch_size, in_batches
 
 PACKAGES = ("tensorflow", "keras")
 
@@ -59,8 +59,59 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
         result = result if isinstance(result, (list, tuple)) else [result]
         return [np.asarray(r) for r in result]
 
-    return lambda inputs: in_batches(run_batch, inputs)
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
     return dict(Counter(type(layer).__name__ for layer in load(str(handle.path)).layers))
+
+
+# --- pruning support: an editable copy of the model, its weights, fine-tuning, saving ---
+
+def editable_copy(handle: ModelHandle):
+    import keras
+    original = load(str(handle.path))
+    model = keras.models.clone_model(original)
+    model.set_weights(original.get_weights())
+    return model
+
+
+def prunable_weights(model) -> list[np.ndarray]:
+    from ..quantize.prune import KERAS_PRUNABLE
+    return [layer.get_weights()[0] for layer in model.layers
+            if type(layer).__name__ in KERAS_PRUNABLE]
+
+
+def parameter_count(model) -> int:
+    return int(model.count_params())
+
+
+def fine_tune(model, inputs: list[np.ndarray], labels: np.ndarray, epochs: int, seed: int):
+    """A short supervised fine-tune; pruning masks are re-applied after every batch."""
+    import keras
+
+    from ..quantize.prune import apply_keras_masks
+    keras.utils.set_random_seed(seed)
+    probabilities = np.asarray(model(inputs[0][:8] if len(inputs) == 1 else [x[:8] for x in inputs]))
+    from_logits = not (probabilities.min() >= 0 and np.allclose(probabilities.sum(1), 1, atol=1e-3))
+    masks = getattr(model, "_edgekit_masks", {})
+
+    class KeepMasks(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            apply_keras_masks(model, masks)
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+    model.fit(inputs[0] if len(inputs) == 1 else inputs, labels, epochs=epochs, batch_size=64,
+              verbose=0, callbacks=[KeepMasks()])
+    return model
+
+
+def save_pruned(model, source: ModelHandle, out_dir: Path) -> ModelHandle:
+    """Saved without the fine-tuning optimizer's state, which would only add bytes."""
+    import keras
+    clean = keras.models.clone_model(model)
+    clean.set_weights(model.get_weights())
+    path = out_dir / "pruned.keras"
+    clean.save(path)
+    return open_handle(path)

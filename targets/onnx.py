@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConversionError, InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
-from .batching import in_batches
+from .batching import batch_size, in_batches
 from .registry import Converter
 from .tools import run_tool
 
@@ -82,7 +82,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
                 for name, spec, x in zip(names, handle.inputs, inputs)}
         return sess.run(None, feed)
 
-    return lambda inputs: in_batches(run_batch, inputs)
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
@@ -97,12 +97,17 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     input_names = [s.name for s in source.inputs]
     output_names = [s.name for s in source.outputs]
     axes = {name: {0: "batch"} for name in input_names + output_names}
+    program = torch_format.exported_program(source)
     try:
-        # The TorchScript-based exporter: it handles scripted modules as well, is fast, and
-        # keeps weights inside the file. (torch.export-based dynamo=True is the other path.)
-        torch.onnx.export(module, example, str(out_dir / FILE_NAME), input_names=input_names,
-                          output_names=output_names, dynamic_axes=axes,
-                          opset_version=OPSET, dynamo=False)
+        if program is not None:  # a torch.export program: only the dynamo exporter takes it
+            torch.onnx.export(program, (), str(out_dir / FILE_NAME), input_names=input_names,
+                              output_names=output_names, dynamo=True, external_data=False)
+        else:
+            # The TorchScript-based exporter: it handles scripted modules as well, is fast,
+            # and keeps the weights inside the file.
+            torch.onnx.export(module, example, str(out_dir / FILE_NAME), input_names=input_names,
+                              output_names=output_names, dynamic_axes=axes,
+                              opset_version=OPSET, dynamo=False)
     except Exception as error:
         raise ConversionError("torch -> onnx (torch.onnx.export)", str(source.path),
                               first_line(error)) from None

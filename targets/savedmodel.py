@@ -16,7 +16,7 @@ from ..errors import ConversionError, InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
 from . import onnx2tf_tool, tfenv
-from .batching import in_batches
+from .batching import batch_size, in_batches
 from .registry import Converter
 
 PACKAGES = ("tensorflow",)
@@ -66,7 +66,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
         result = signature(**feed)
         return [np.asarray(result[spec.name]) for spec in handle.outputs]
 
-    return lambda inputs: in_batches(run_batch, inputs)
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
-from .batching import DEFAULT_BATCH, in_batches
+from .batching import batch_size, in_batches
 
 PACKAGES = ("torch",)
 
@@ -135,6 +135,11 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
     return handle.with_specs(inputs, output_specs)
 
 
+def exported_program(handle: ModelHandle):
+    """The torch.export program of a .pt2 source, else None."""
+    return _exported(str(handle.path)) if Path(handle.path).suffix == ".pt2" else None
+
+
 def module_and_example(handle: ModelHandle):
     """The module and a batch-1 example input tuple, for exporters that trace."""
     import torch
@@ -154,11 +159,70 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
             result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
         return [r.detach().numpy() for r in _as_list(result)]
 
-    fixed_batch = handle.inputs[0].shape[0] if handle.inputs else None
-    return lambda inputs: in_batches(run_batch, inputs, batch=fixed_batch or DEFAULT_BATCH)
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
     """Leaf modules by class (TorchScript keeps each one's original class name)."""
     leaves = [m for _, m in _module(handle).named_modules() if not any(True for _ in m.children())]
     return dict(Counter(getattr(m, "original_name", type(m).__name__) for m in leaves))
+
+
+# --- pruning support: an editable copy of the model, its weights, fine-tuning, saving ---
+
+def editable_copy(handle: ModelHandle):
+    import copy
+    return copy.deepcopy(_module(handle))
+
+
+def prunable_weights(module) -> list[np.ndarray]:
+    from ..quantize.prune import torch_layers
+    return [m.weight.detach().numpy() for m in torch_layers(module)]
+
+
+def parameter_count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def fine_tune(module, inputs: list[np.ndarray], labels: np.ndarray, epochs: int, seed: int):
+    """A short supervised fine-tune (Adam, batches of 64) on labelled data."""
+    import torch
+    torch.manual_seed(seed)
+    tensors = [torch.from_numpy(np.ascontiguousarray(x)) for x in inputs]
+    target = torch.from_numpy(labels)
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+    _set_mode(module, training=True)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(target)).split(64):
+            optimizer.zero_grad()
+            output = _as_list(module(*[t[batch] for t in tensors]))[0]
+            _classification_loss(output, target[batch]).backward()
+            optimizer.step()
+    _set_mode(module, training=False)
+    return module
+
+
+def _classification_loss(output, target):
+    """Cross-entropy on logits, or negative log-likelihood when the model ends in softmax."""
+    import torch
+    is_probability = bool((output >= 0).all() and torch.allclose(output.sum(1), torch.ones(len(output)), atol=1e-3))
+    if is_probability:
+        return torch.nn.functional.nll_loss(torch.log(output + 1e-9), target)
+    return torch.nn.functional.cross_entropy(output, target)
+
+
+def _set_mode(module, training: bool) -> None:
+    try:
+        module.train(training)
+    except NotImplementedError:  # an exported program's module has no train/eval switch
+        pass
+
+
+def save_pruned(module, source: ModelHandle, out_dir: Path) -> ModelHandle:
+    """torch.export the pruned module to a .pt2 (it captures removed channels too)."""
+    import torch
+    _, example = module_and_example(source)
+    path = out_dir / "pruned.pt2"
+    torch.export.save(torch.export.export(module, example), path)
+    from ..loading import SourceOptions
+    return open_source(path, SourceOptions(), "torch")

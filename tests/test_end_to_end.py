@@ -111,3 +111,15 @@ def test_tfjs_weight_quantization_on_the_sample(precision, most, tmp_path):
     report = convert_ok(SOURCES["keras"], "web", tmp_path / "out", "--precision", precision)
     artifact, = report["artifacts"]
     assert artifact["size_ratio_fp32"] <= most and abs(artifact["accuracy_drop"]) <= 0.5
+
+
+def test_pruning_the_torch_sample(tmp_path):
+    train = str(SAMPLES / "digits_train.npz")
+    magnitude = convert_ok(SOURCES["torch"], "android", tmp_path / "mag", "--prune", "0.5",
+                           "--train", train, "--precision", "fp32")["pruning"]
+    assert abs(magnitude["zero_fraction"] - 0.5) < 0.01
+    assert magnitude["accuracy_change_points"] > -0.5
+    assert magnitude["speedup"] >= 1.1 or "no speed-up measured" in magnitude["note"]
+    channels = convert_ok(SOURCES["torch"], "android", tmp_path / "ch", "--prune", "0.5",
+                          "--prune-method", "channels", "--train", train, "--epochs", "2")["pruning"]
+    assert channels["parameters_after"] < 0.5 * channels["parameters_before"]

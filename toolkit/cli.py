@@ -78,10 +78,17 @@ def cli():
 @click.option("--calib-method", default="minmax", show_default=True, metavar="METHOD",
               help="ONNX static quantization calibration: minmax, entropy or percentile.")
 @click.option("--calib-samples", default=200, show_default=True, help="Most calibration samples used.")
+@click.option("--prune", "prune_sparsity", type=float, metavar="SPARSITY",
+              help="Prune the source model first (e.g. 0.5) in its own framework.")
+@click.option("--prune-method", default="magnitude", show_default=True, metavar="METHOD",
+              help="magnitude (zero the smallest weights) or channels (remove channels, PyTorch).")
+@click.option("--train", type=click.Path(), help="Labelled .npz (x, y) to fine-tune after pruning.")
+@click.option("--epochs", default=1, show_default=True, help="Fine-tuning epochs with --train.")
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
-            calib, calib_method, calib_samples, seed, dry_run):
+            calib, calib_method, calib_samples, prune_sparsity, prune_method, train, epochs, seed,
+            dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -91,6 +98,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     from .errors import UnsupportedError
     from .loading import parse_shape
     from .pipeline import convert as run_convert
+    from .pruning import PruneSpec
     from .quantize import CALIBRATION_METHODS
     from .report import summary
     if calib_method not in CALIBRATION_METHODS:
@@ -101,6 +109,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
         precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
         weights=weights, calib=calib, calib_method=calib_method, calib_samples=calib_samples,
+        prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)

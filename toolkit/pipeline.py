@@ -16,7 +16,10 @@ from .drift import accuracy
 from .errors import EdgekitError, InputError
 from .loading import open_model
 from .plan import AUTO, Plan, Step, check_profile, make_plan
+from .bench import median_latency_ms
 from .profile import get_profile
+from .pruning import PruneSpec, methods, prune_source
+from .pruning import check as check_pruning
 from .quantize import PRECISIONS
 from .report import build, write
 from .targets.context import StepContext
@@ -38,12 +41,16 @@ class Run:
     """The steps of one conversion run, executed in a work folder: each produced model is
     kept by (format, precision) for later steps and judged as soon as it exists."""
 
-    def __init__(self, plan: Plan, data, work: Path, ctx: StepContext, progress):
+    def __init__(self, plan: Plan, data, work: Path, ctx: StepContext, progress,
+                 original_accuracy: float | None = None):
+        """`plan.source` is the reference for drift; accuracy drops are measured from
+        `original_accuracy` when given (the unpruned model's), else from the reference's."""
         self.plan, self.data, self.work, self.ctx, self.progress = plan, data, work, ctx, progress
         source = plan.source
-        progress(f"running the original {source.format} model on {data.samples} samples")
+        progress(f"running the reference {source.format} model on {data.samples} samples")
         self.reference = source.runner()(data.inputs)
-        self.source_accuracy = accuracy(self.reference, data.labels)
+        self.source_accuracy = accuracy(self.reference, data.labels) \
+            if original_accuracy is None else original_accuracy
         self.handles = {(source.format, "fp32"): source}
         self.routes: dict = {(source.format, "fp32"): []}
         self.results: list[tuple[Step, Verdict, list[str]]] = []
@@ -99,7 +106,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             precision: str | None = None, max_drop: float | None = None,
             input_shapes: tuple[tuple[int, ...], ...] = (),
             weights: str | Path | None = None, calib: str | Path | None = None,
-            calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES, seed: int = 0,
+            calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
+            prune: PruneSpec | None = None, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
@@ -112,6 +120,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
     source = open_model(model, Path(weights) if weights else None, input_shapes)
+    if prune is not None:
+        check_pruning(prune, source.format)
     plan = make_plan(source, profile)
     if dry_run:
         return plan.describe()
@@ -123,13 +133,18 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         for message in calibration.warnings:
             warn(message)
     out = Path(out) if out else Path("edgekit-out") / f"{source.path.stem}-{profile.name}"
-    protected = tuple(Path(p) for p in (source.path, weights, eval_data, calib) if p)
+    protected = tuple(Path(p) for p in (source.path, weights, eval_data, calib,
+                                        prune.train if prune else None) if p)
     folder = OutputFolder(out, protected)
     with folder as work:
         ctx = StepContext(constraints=profile.constraints, calibration=calibration,
                           calib_method=calib_method, work_dir=work / ".scratch")
         ctx.work_dir.mkdir()
-        run = Run(plan, data, work, ctx, progress)
+        pruning = None
+        if prune is not None:
+            plan, pruning = _prune(plan, prune, data, work, seed, progress)
+        run = Run(plan, data, work, ctx, progress,
+                  pruning["accuracy_before"] if pruning else None)
         for step in plan.steps:
             run.produce(step)
         searches = {}
@@ -138,10 +153,34 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             searches = {fmt: search(run, fmt) for fmt in profile.formats}
         shutil.rmtree(ctx.work_dir)
         report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
-                       calibration, searches)
+                       calibration, searches, pruning, source)
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
+
+
+def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
+    """Prune the source; the pruned model becomes the plan's source (the drift reference)."""
+    original = plan.source
+    progress(f"pruning {original.format} weights ({spec.method}, {spec.sparsity:.0%})")
+    (work / "00_pruned").mkdir()
+    pruned, summary = prune_source(original, spec, work / "00_pruned", seed)
+    original_run, pruned_run = original.runner(), pruned.runner()
+    before, after = accuracy(original_run(data.inputs), data.labels), \
+        accuracy(pruned_run(data.inputs), data.labels)
+    batch = [x[:64] for x in data.inputs]
+    latency_before = median_latency_ms(original_run, batch)
+    latency_after = median_latency_ms(pruned_run, batch)
+    summary.update(
+        path=str(Path(pruned.path).relative_to(work)), accuracy_before=before, accuracy_after=after,
+        accuracy_change_points=None if before is None else round((after - before) * 100, 4),
+        latency_runtime=f"{original.format} (source framework, batch of {len(batch[0])}, median)",
+        latency_ms_before=round(latency_before, 4), latency_ms_after=round(latency_after, 4),
+        speedup=round(latency_before / latency_after, 3))
+    if summary["speedup"] < 1.1:
+        summary["note"] = f"no speed-up measured (x{summary['speedup']}): " \
+                          + methods()[spec.method].NO_SPEEDUP
+    return replace(plan, source=pruned), summary
 
 
 def _versions(run: Run) -> dict:

@@ -7,6 +7,10 @@ output folder; accuracy_drop is in points, 0..100):
   source{path, format, inputs, outputs, size_bytes, accuracy},
   data{origin, samples, seed, labelled, notes},
   calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
+  pruning (with --prune) {method, sparsity_requested, zero_fraction, parameter_reduction,
+        parameters_before/
+        after, size_bytes_before/after, compressed_bytes_before/after, accuracy_before/after,
+        accuracy_change_points, latency_ms_before/after, speedup, note, fine_tune, path} or null,
   auto (with --precision auto) {format: {chosen, budget_points, float_layers[]{tensor,
         kept_in_float[], median_relative_error}, ranking[], trail[] (every attempt)}} or null,
   artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
@@ -25,6 +29,7 @@ from pathlib import Path
 
 from .data import Dataset
 from .drift import Drift
+from .model import ModelHandle
 from .plan import Plan
 from .validate import Verdict
 
@@ -32,9 +37,12 @@ SCHEMA_VERSION = 1
 
 
 def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
-          work: Path, versions: dict, calibration=None, searches: dict | None = None) -> dict:
-    """`results`: (step, verdict, route) for each step, in plan order."""
+          work: Path, versions: dict, calibration=None, searches: dict | None = None,
+          pruning: dict | None = None, source: ModelHandle | None = None) -> dict:
+    """`results`: (step, verdict, route) for each step, in plan order. `source` is the
+    user's model when it differs from the plan's (which is then its pruned version)."""
     profile = plan.profile
+    source = source or plan.source
     fp32_sizes = {step.converter.dest: verdict.handle.size_bytes()
                   for step, verdict, _ in results if step.precision == "fp32"}
     rows = [_artifact(step, verdict, route, source_accuracy, work, fp32_sizes)
@@ -48,14 +56,15 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: lis
                     "threads": profile.threads, "budgets": asdict(profile.budgets),
                     "constraints": list(profile.constraints)},
         "passed": bool(artifacts) and all(a["passed"] for a in artifacts),
-        "source": {"path": str(plan.source.path), "format": plan.source.format,
-                   "inputs": [s.describe() for s in plan.source.inputs],
-                   "outputs": [s.describe() for s in plan.source.outputs],
-                   "size_bytes": plan.source.size_bytes(), "accuracy": source_accuracy},
+        "source": {"path": str(source.path), "format": source.format,
+                   "inputs": [s.describe() for s in source.inputs],
+                   "outputs": [s.describe() for s in source.outputs],
+                   "size_bytes": source.size_bytes(), "accuracy": source_accuracy},
         "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
                  "labelled": data.labels is not None, "notes": list(data.notes)},
         "calibration": calibration.summary() if calibration else None,
         "auto": searches or None,
+        "pruning": pruning,
         "artifacts": artifacts,
         "intermediates": [row for row, (step, _, _) in zip(rows, results) if not step.is_artifact],
         "versions": versions,
@@ -151,6 +160,18 @@ def markdown(report: dict) -> str:
                      f"{'passed' if t['passed'] else 'failed'}") for t in search["trail"]]
         lines += [f"- kept in float: `{layer['tensor']}` (median relative int8 error "
                   f"{layer['median_relative_error']})" for layer in search["float_layers"]]
+    pruning = report.get("pruning")
+    if pruning:
+        lines += ["", f"Pruning ({pruning['method']}, asked {pruning['sparsity_requested']:.0%}): "
+                  f"{pruning['zero_fraction']:.1%} zeros in prunable weights, "
+                  f"{pruning['parameter_reduction']:.1%} fewer parameters ("
+                  f"{pruning['parameters_before']} -> {pruning['parameters_after']}); compressed "
+                  f"{pruning['compressed_bytes_before']} -> {pruning['compressed_bytes_after']} "
+                  f"bytes; accuracy change {pruning['accuracy_change_points']} points; latency "
+                  f"{pruning['latency_ms_before']} -> {pruning['latency_ms_after']} ms "
+                  f"({pruning['latency_runtime']})"]
+        if pruning.get("note"):
+            lines.append(f"- {pruning['note']}")
     calibration = report.get("calibration")
     if calibration:
         lines += ["", f"Calibration: {calibration['samples']} samples from {calibration['origin']}; "
