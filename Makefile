@@ -6,10 +6,19 @@ SETUP_STAMP := $(VENV)/.edgekit-setup
 NPM_STAMP := node_modules/.edgekit-setup
 DEMO_OUT := edgekit-out
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup chromium demo web-demo test test-fast clean
 
-## setup: .venv with the pinned lock (installed --no-deps), edgekit editable, TF.js npm packages
-setup: $(SETUP_STAMP) $(NPM_STAMP)
+## setup: .venv with the pinned lock (installed --no-deps), edgekit editable, TF.js npm
+## packages, and Debian's Chromium for the browser tests (when missing and running as root)
+setup: $(SETUP_STAMP) $(NPM_STAMP) chromium
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing and cannot be installed here (needs root + apt-get): browser tests will be skipped"; \
+	  fi; }
 
 $(SETUP_STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +38,10 @@ demo: setup
 	    --eval sample_models/digits_eval.npz --out $(DEMO_OUT)/digits-$$target || exit $$?; \
 	  echo; \
 	done
+
+## web-demo: serve the browser demo with the sample digit model on http://127.0.0.1:8000
+web-demo: setup
+	$(BIN)/edgekit demo
 
 ## test: every test tier (unit, framework, end-to-end on the sample models)
 test: setup

@@ -17,6 +17,10 @@ class StepContext:
     calib_method: str = "minmax"
     float_nodes: tuple[str, ...] = ()  # layers to keep in float (accuracy-aware mode)
     work_dir: Path | None = None  # scratch space inside the run's temporary folder
+    # for the metadata written beside TF.js models (read by the browser demo)
+    labels: tuple[str, ...] = ()
+    input_range: tuple[float, float] = (0.0, 1.0)
+    source_name: str = ""
     # results a tool produced once for several steps (onnx2tf writes SavedModel and TFLite)
     cache: dict = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ from ..tensors import TensorSpec, default_layout
 from . import tfenv
 from .batching import batch_size, in_batches
 
+RUNTIME = "keras"  # what runs this format's models
 PACKAGES = ("tensorflow", "keras")
 
 

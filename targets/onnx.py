@@ -14,6 +14,7 @@ from .batching import batch_size, in_batches
 from .registry import Converter
 from .tools import run_tool
 
+RUNTIME = "onnxruntime"  # what runs this format's models
 PACKAGES = ("onnxruntime",)
 FILE_NAME = "model.onnx"
 OPSET = 17

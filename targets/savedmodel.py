@@ -19,6 +19,7 @@ from . import onnx2tf_tool, tfenv
 from .batching import batch_size, in_batches
 from .registry import Converter
 
+RUNTIME = "tensorflow"  # what runs this format's models
 PACKAGES = ("tensorflow",)
 SIGNATURE = "serving_default"
 

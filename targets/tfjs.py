@@ -22,6 +22,7 @@ from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import tfenv
 from .registry import Converter
 
+RUNTIME = "node.js (wasm)"  # what runs this format's models
 PACKAGES = ("tensorflowjs",)
 RUNNER_SCRIPT = Path(__file__).with_name("tfjs_runner.cjs")
 TF_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_INT64": "int32", "DT_BOOL": "bool"}
@@ -119,10 +120,35 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from None
     handle = open_handle(target, source)
+    write_metadata(handle, ctx)
     if hook is not None:
         handle = replace(handle, notes=("weights are quantized for download only; TF.js "
                                         "de-quantizes them to float32 when the model loads",))
     return handle
+
+
+METADATA_FILE = "edgekit.json"
+
+
+def write_metadata(handle: ModelHandle, ctx) -> None:
+    """edgekit.json beside model.json: what a page needs to feed the model without knowing
+    it (the browser demo reads it). Labels default to class indices; the input range is
+    the one observed in the evaluation data (0..1 without data)."""
+    spec, out = handle.inputs[0], handle.outputs[0]
+    classes = out.shape[-1] if out.shape and out.shape[-1] else 0
+    labels = list(ctx.labels) if ctx.labels else [str(i) for i in range(classes)]
+    image = len(spec.shape) == 4 and len(out.shape) == 2
+    metadata = {
+        "format": "edgekit-tfjs-metadata", "version": 1,
+        "task": "image-classification" if image else "generic",
+        "source": ctx.source_name, "precision": ctx.precision,
+        "input": {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
+                  "layout": spec.layout},
+        "output": {"name": out.name, "shape": list(out.shape)},
+        "preprocessing": {"range": list(ctx.input_range)},
+        "labels": labels,
+    }
+    (Path(handle.path) / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
 
 
 CONVERTERS = (

@@ -19,6 +19,7 @@ from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import onnx2tf_tool, tfenv
 from .registry import Converter
 
+RUNTIME = "LiteRT interpreter"  # what runs this format's models
 PACKAGES = ("ai-edge-litert",)
 FILE_NAME = "model.tflite"
 

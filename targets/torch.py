@@ -22,6 +22,7 @@ from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
 from .batching import batch_size, in_batches
 
+RUNTIME = "torch"  # what runs this format's models
 PACKAGES = ("torch",)
 
 

@@ -79,3 +79,14 @@ def tiny_keras(tmp_path_factory) -> Path:
 @pytest.fixture
 def images_nhwc() -> np.ndarray:
     return np.random.default_rng(1).random((6, 8, 8, 3), dtype=np.float32)
+
+
+@pytest.fixture(scope="session", autouse=False)
+def chromium():
+    """Headless Chromium, or a skip that says why (the set-up installs it when it can)."""
+    from edgekit.errors import MissingDependencyError
+    from edgekit.targets.browser import chromium_path
+    try:
+        return chromium_path()
+    except MissingDependencyError as error:
+        pytest.skip(f"Chromium cannot be used here: {error}")

@@ -67,3 +67,18 @@ def test_bad_input_shape(run, tmp_path):
     (tmp_path / "net.py").write_text("")
     result = run("convert", f"{tmp_path / 'net.py'}:build", "-t", "android", "--input-shape", "1,x,3")
     assert result.exit_code == 1 and "bad --input-shape '1,x,3'" in result.output
+
+
+def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, tmp_path):
+    import edgekit
+    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", precision="fp32")
+    artifact = str(result.out / result.report["artifacts"][0]["path"])
+    good = run("validate", str(tiny_keras), artifact)
+    assert good.exit_code == 0 and "PASSED" in good.output and "LiteRT interpreter" in good.output
+    other = tmp_path / "other.keras"
+    import keras
+    model = keras.saving.load_model(tiny_keras)
+    model.set_weights([w * -1.0 for w in model.get_weights()])
+    model.save(other)
+    bad = run("validate", str(other), artifact)
+    assert bad.exit_code == 2 and "FAILED" in bad.output

@@ -84,11 +84,13 @@ def cli():
               help="magnitude (zero the smallest weights) or channels (remove channels, PyTorch).")
 @click.option("--train", type=click.Path(), help="Labelled .npz (x, y) to fine-tune after pruning.")
 @click.option("--epochs", default=1, show_default=True, help="Fine-tuning epochs with --train.")
+@click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
+              "file with one per line (written to TF.js metadata for the demo).")
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
-            calib, calib_method, calib_samples, prune_sparsity, prune_method, train, epochs, seed,
-            dry_run):
+            calib, calib_method, calib_samples, prune_sparsity, prune_method, train, epochs, labels,
+            seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -96,7 +98,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
     from .errors import UnsupportedError
-    from .loading import parse_shape
+    from .loading import parse_labels, parse_shape
     from .pipeline import convert as run_convert
     from .pruning import PruneSpec
     from .quantize import CALIBRATION_METHODS
@@ -110,6 +112,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
         weights=weights, calib=calib, calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
+        labels=parse_labels(labels),
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
@@ -156,6 +159,56 @@ def inspect(model, weights, input_shapes, as_json):
     info = describe(handle)
     click.echo(json.dumps(info, indent=2) if as_json else as_text(info))
     return 0
+
+
+@cli.command()
+@click.argument("original")
+@click.argument("artifact")
+@click.option("--eval", "eval_data", type=click.Path(), help="Evaluation data (as for convert).")
+@click.option("--precision", help="Judge with this precision's tolerance [from metadata, else fp32].")
+@click.option("--browser", is_flag=True, help="Also run a TF.js model in headless Chromium, per backend.")
+@click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY original.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Input shape of the original when it does not record it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(original, artifact, eval_data, precision, browser, weights, input_shapes, as_json):
+    """Run ARTIFACT in its runtime and compare it with ORIGINAL. Exit 2 when it fails."""
+    from .loading import parse_shape
+    from .validate_pair import as_text, validate_pair
+    result = validate_pair(original, artifact, eval_data, weights,
+                           tuple(parse_shape(s) for s in input_shapes), precision, browser)
+    click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
+    return 0 if result["passed"] else EXIT_BUDGET_FAILED
+
+
+@cli.command()
+@click.argument("artifact", required=False, type=click.Path())
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+def demo(artifact, port):
+    """Serve the browser demo for a TF.js model (default: the sample digit classifier).
+
+    ARTIFACT is a TF.js model folder or an edgekit output folder with a tfjs artifact.
+    Serves on 127.0.0.1 only; stop with Ctrl-C.
+    """
+    import time
+    from pathlib import Path
+
+    from . import demo as web
+    from .serve import start, url
+    model_dir = web.find_model_dir(Path(artifact)) if artifact else web.sample_model(
+        lambda m: click.echo(m, err=True))
+    web.check_metadata(model_dir)
+    try:
+        server = start(web.routes(model_dir), port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror}")
+    click.echo(f"edgekit demo: {url(server)}  (model: {model_dir}; Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+        return 0
 
 
 def main() -> None:

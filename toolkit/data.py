@@ -33,6 +33,13 @@ class Dataset:
     def samples(self) -> int:
         return len(self.inputs[0])
 
+    def value_range(self) -> tuple[float, float]:
+        """The first input's value range rounded to a usual convention (0..1, -1..1, 0..255)."""
+        low, high = float(self.inputs[0].min()), float(self.inputs[0].max())
+        if low < -0.01:
+            return (-1.0, 1.0) if high <= 1.01 else (low, high)
+        return (0.0, 1.0) if high <= 1.01 else (0.0, 255.0) if high <= 255.5 else (low, high)
+
 
 def load_eval(path: Path, source: ModelHandle) -> Dataset:
     arrays = _read(Path(path))

@@ -42,3 +42,13 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not shape or any(d <= 0 for d in shape):
         raise InputError(f"bad --input-shape '{text}'; expected positive integers like 1,3,224,224")
     return shape
+
+
+def parse_labels(text: str | None) -> tuple[str, ...]:
+    """`cat,dog` or a text file with one label per line -> ("cat", "dog")."""
+    if not text:
+        return ()
+    path = Path(text)
+    if path.is_file():
+        return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    return tuple(label.strip() for label in text.split(","))

@@ -107,7 +107,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             input_shapes: tuple[tuple[int, ...], ...] = (),
             weights: str | Path | None = None, calib: str | Path | None = None,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
-            prune: PruneSpec | None = None, seed: int = 0,
+            prune: PruneSpec | None = None, labels: tuple[str, ...] = (), seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
@@ -138,7 +138,9 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     folder = OutputFolder(out, protected)
     with folder as work:
         ctx = StepContext(constraints=profile.constraints, calibration=calibration,
-                          calib_method=calib_method, work_dir=work / ".scratch")
+                          calib_method=calib_method, work_dir=work / ".scratch",
+                          labels=tuple(labels), input_range=data.value_range(),
+                          source_name=Path(source.path).name)
         ctx.work_dir.mkdir()
         pruning = None
         if prune is not None:

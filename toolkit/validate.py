@@ -28,13 +28,14 @@ class Verdict:
 
 
 def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndarray],
-                  threads: int | None = None) -> list[np.ndarray]:
-    """Run `handle` on inputs prepared for `source`, converting layouts both ways."""
+                  runner=None) -> list[np.ndarray]:
+    """Run `handle` (with its own runtime, or `runner`) on inputs prepared for `source`,
+    converting layouts both ways."""
     if len(handle.inputs) != len(source.inputs):
         raise ValueError(f"the artifact has {len(handle.inputs)} inputs, the original "
                          f"{len(source.inputs)}")
     feed = [to_layout(x, s.layout, a.layout) for x, s, a in zip(inputs, source.inputs, handle.inputs)]
-    outputs = handle.runner(threads)(feed)
+    outputs = (runner or handle.runner())(feed)
     if len(outputs) == len(handle.outputs) == len(source.outputs):
         outputs = [to_layout(y, a.layout, s.layout)
                    for y, a, s in zip(outputs, handle.outputs, source.outputs)]
@@ -42,7 +43,9 @@ def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndar
 
 
 def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: list[np.ndarray],
-          tolerance: Tolerance, budgets: Budgets, source_accuracy: float | None) -> Verdict:
+          tolerance: Tolerance, budgets: Budgets, source_accuracy: float | None,
+          runner=None) -> Verdict:
+    """`runner` replaces the handle's own runtime (e.g. TF.js in a browser backend)."""
     verdict = Verdict(handle)
     flipped = [a.name for a, s in zip(handle.inputs, source.inputs)
                if a.layout and s.layout and a.layout != s.layout]
@@ -50,7 +53,7 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
         verdict.layout_note = f"inputs {', '.join(flipped)} are {handle.inputs[0].layout} " \
                               f"(source: {source.inputs[0].layout}); validation transposed them"
     try:
-        outputs = run_in_layout(handle, source, data.inputs)
+        outputs = run_in_layout(handle, source, data.inputs, runner)
         verdict.drifts = compare(reference, outputs)
     except (EdgekitError, ValueError, RuntimeError) as error:
         verdict.problems.append(f"could not run in its runtime: {first_line(error)}")

@@ -1,0 +1,53 @@
+"""`edgekit demo`: the browser demo page, serving a TF.js model edgekit produced."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent  # in a checkout (editable install)
+WEB_DEMO = REPO / "web_demo"
+SAMPLE_OUT = REPO / "edgekit-out" / "digits-web"
+
+
+def vendor_dir() -> Path:
+    from .targets.tfjs import node_modules
+    return node_modules() / "@tensorflow"
+
+
+def find_model_dir(artifact: Path) -> Path:
+    """A TF.js model folder, or the tfjs artifact listed in an edgekit output's report."""
+    artifact = Path(artifact)
+    if (artifact / "model.json").is_file():
+        return artifact
+    report = artifact / "report.json"
+    if report.is_file():
+        for row in json.loads(report.read_text()).get("artifacts", []):
+            if row["format"] == "tfjs":
+                return artifact / row["path"]
+    raise InputError(f"{artifact} is neither a TF.js model folder (model.json) nor an edgekit "
+                     "output folder with a tfjs artifact; convert with --target web first")
+
+
+def check_metadata(model_dir: Path) -> None:
+    if not (model_dir / "edgekit.json").is_file():
+        raise InputError(f"{model_dir} has no edgekit.json: the demo needs the metadata "
+                         "edgekit writes next to every TF.js model; convert it with edgekit")
+
+
+def routes(model_dir: Path, data_dir: Path | None = None) -> dict[str, Path]:
+    table = {"/": WEB_DEMO, "/model/": model_dir, "/vendor/": vendor_dir()}
+    if data_dir is not None:
+        table["/data/"] = data_dir
+    return table
+
+
+def sample_model(progress) -> Path:
+    """The sample digit classifier for the web, converted (and proven) on first use."""
+    if not (SAMPLE_OUT / "report.json").is_file():
+        from .pipeline import convert
+        progress("converting the sample digit model for the web (first run only)")
+        convert(str(REPO / "sample_models" / "digits_keras.keras"), "web", SAMPLE_OUT,
+                eval_data=REPO / "sample_models" / "digits_eval.npz", progress=progress)
+    return find_model_dir(SAMPLE_OUT)

@@ -1,0 +1,91 @@
+"""`edgekit validate ORIGINAL ARTIFACT`: prove an existing artifact against its original.
+
+The artifact runs in its own runtime (and with --browser, a TF.js model also runs in
+headless Chromium on each backend); each run is judged like `convert` judges its
+artifacts. The tolerance is the precision's: given with --precision, else read from the
+TF.js metadata edgekit wrote, else fp32.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .data import load_eval, random_inputs
+from .drift import accuracy
+from .inspection import open_any
+from .profile import Budgets
+from .quantize import PRECISIONS
+from .report import summarize
+from .validate import judge
+
+
+def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
+                  precision: str | None = None, browser: bool = False, seed: int = 0) -> dict:
+    from .targets.registry import format_module
+    source = open_any(original, Path(weights) if weights else None, input_shapes)
+    plain = open_any(artifact)
+    handle = format_module(plain.format).open_handle(plain.path, source)  # layouts vs source
+    precision = precision or _recorded_precision(Path(handle.path)) or "fp32"
+    data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
+    reference = source.runner()(data.inputs)
+    source_accuracy = accuracy(reference, data.labels)
+    tolerance = PRECISIONS[precision].tolerance
+    runtime = format_module(handle.format).RUNTIME
+    runs = [_row(runtime, "-", judge(handle, source, data, reference, tolerance, Budgets(),
+                                        source_accuracy))]
+    if browser:
+        runs += _browser_rows(handle, source, data, reference, tolerance, source_accuracy)
+    return {"original": str(source.path), "original_format": source.format,
+            "original_accuracy": source_accuracy, "artifact": str(handle.path),
+            "format": handle.format, "precision": precision,
+            "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed},
+            "runs": runs, "passed": all(r["passed"] for r in runs if r["available"])}
+
+
+def _recorded_precision(path: Path) -> str | None:
+    metadata = path / "edgekit.json"
+    return json.loads(metadata.read_text()).get("precision") if metadata.is_file() else None
+
+
+def _row(runtime: str, backend: str, verdict) -> dict:
+    return {"runtime": runtime, "backend": backend, "available": True,
+            "accuracy": verdict.accuracy, "drift": summarize(verdict.drifts),
+            "passed": verdict.passed, "problems": verdict.problems}
+
+
+def _browser_rows(handle, source, data, reference, tolerance, source_accuracy) -> list[dict]:
+    from .errors import UnsupportedError
+    from .targets.tfjs_browser import BACKENDS, BackendUnavailable, make_runner
+    if handle.format != "tfjs":
+        raise UnsupportedError(f"--browser runs TF.js models; {handle.path} is {handle.format}")
+    rows = []
+    for backend in BACKENDS:
+        try:
+            verdict = judge(handle, source, data, reference, tolerance, Budgets(),
+                            source_accuracy, runner=make_runner(handle, backend))
+        except BackendUnavailable as reason:  # e.g. no webgl in this headless browser
+            rows.append({"runtime": "chromium", "backend": backend, "available": False,
+                         "reason": str(reason), "passed": False, "problems": []})
+            continue
+        rows.append(_row("chromium", backend, verdict))
+    return rows
+
+
+def as_text(result: dict) -> str:
+    lines = [f"{result['artifact']} ({result['format']}, judged as {result['precision']}) vs "
+             f"{result['original']} on {result['data']['samples']} samples from "
+             f"{result['data']['origin']}"]
+    for run in result["runs"]:
+        where = f"{run['runtime']} / {run['backend']}"
+        if not run["available"]:
+            lines.append(f"  {where:<28} not available: {run['reason']}")
+            continue
+        drift = run["drift"] or {}
+        accuracy = "-" if run["accuracy"] is None else f"{run['accuracy']:.2%}"
+        lines.append(f"  {where:<28} top-1 agree {drift.get('top1_agreement')}  max abs err "
+                     f"{drift.get('max_abs_error')}  SQNR {drift.get('sqnr_db')} dB  cosine "
+                     f"{drift.get('cosine')}  accuracy {accuracy}  "
+                     f"{'PASS' if run['passed'] else 'FAIL'}")
+        lines += [f"    {problem}" for problem in run["problems"]]
+    lines.append("PASSED" if result["passed"] else "FAILED")
+    return "\n".join(lines)
