@@ -46,3 +46,43 @@ def test_a_range_unlike_the_evaluation_data_is_flagged(tmp_path):
     assert any("differs markedly" in w for w in calibration.warnings)
     np.save(tmp_path / "good.npy", smooth_images(20, seed=2))
     assert not load_calibration(SOURCE, "int8", tmp_path / "good.npy", evaluation).warnings
+
+
+def write_images(folder, count, size=(16, 16), mode="L"):
+    from PIL import Image
+    folder.mkdir()
+    for i, array in enumerate(smooth_images(count, scale=255.0)[:, :, :, 0]):
+        Image.fromarray(array.astype(np.uint8), "L").convert(mode).resize(size).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def test_a_folder_of_images_is_preprocessed_for_the_model(tmp_path):
+    folder = write_images(tmp_path / "images", 12, size=(32, 32), mode="RGB")
+    calibration = load_calibration(SOURCE, "int8", folder, None, samples=10,
+                                   preprocess="scale=1/255,mean=0.5,std=0.5")
+    x = calibration.inputs[0]
+    assert x.shape == (10, 16, 16, 1)  # resized to the model, gray for a 1-channel model
+    assert -1.0 <= x.min() and x.max() <= 1.0 and x.min() < 0  # (v/255 - 0.5) / 0.5
+    assert calibration.origin == f"10 images of {folder}"
+
+
+def test_nchw_models_get_channels_first_images(tmp_path):
+    nchw = ModelHandle("m.onnx", "onnx", (TensorSpec("x", (None, 3, 8, 8), "float32", "NCHW"),), ())
+    folder = write_images(tmp_path / "images", 3, mode="RGB")
+    assert load_calibration(nchw, "int8", folder, None).inputs[0].shape == (3, 3, 8, 8)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda f: (f.mkdir(), (f / "broken.png").write_bytes(b"\x89PNG not really")), "cannot decode image"),
+    (lambda f: f.mkdir(), "holds no images"),
+])
+def test_bad_image_folders(tmp_path, make, message):
+    make(tmp_path / "images")
+    with pytest.raises(InputError, match=message):
+        load_calibration(SOURCE, "int8", tmp_path / "images", None)
+
+
+def test_bad_preprocess_spec(tmp_path):
+    folder = write_images(tmp_path / "images", 2)
+    with pytest.raises(InputError, match="bad --calib-preprocess item 'colour=red'"):
+        load_calibration(SOURCE, "int8", folder, None, preprocess="colour=red")

@@ -1,6 +1,7 @@
 """Calibration data for precisions that quantize activations (int8, int16x8).
 
-Sources, in order: `--calib FILE` (same formats as --eval), else up to `--calib-samples`
+Sources, in order: `--calib FILE` (same formats as --eval) or `--calib FOLDER` of images
+(preprocessed by `--calib-preprocess`, see edgekit.images), else up to `--calib-samples`
 samples drawn (seeded) from `--eval`. There is no silent fallback to random inputs:
 calibrating on noise is a classic cause of int8 collapse, so without data the run stops
 at plan time and says how to provide it. Warnings (printed and reported) flag data that
@@ -39,14 +40,20 @@ class Calibration:
 
 def missing_message(precision: str) -> str:
     return (f"precision '{precision}' quantizes activations and needs calibration data: pass "
-            "--calib FILE (.npz with x or one array per input, or .npy), or --eval FILE to "
-            f"calibrate on up to {DEFAULT_SAMPLES} of its samples")
+            "--calib FILE (.npz with x or one array per input, or .npy) or --calib FOLDER of "
+            f"images, or --eval FILE to calibrate on up to {DEFAULT_SAMPLES} of its samples")
 
 
 def load_calibration(source: ModelHandle, precision: str, calib: Path | None,
                      evaluation: Dataset | None, samples: int = DEFAULT_SAMPLES,
-                     seed: int = 0) -> Calibration:
-    if calib is not None:
+                     seed: int = 0, preprocess: str | None = None) -> Calibration:
+    if calib is not None and Path(calib).is_dir():
+        from .images import Preprocess, load_folder
+        if len(source.inputs) != 1:
+            raise InputError("a folder of images calibrates single-input models only")
+        inputs = [load_folder(Path(calib), source.inputs[0], Preprocess.parse(preprocess), samples)]
+        origin = f"{len(inputs[0])} images of {calib}"
+    elif calib is not None:
         data = load_eval(Path(calib), source)
         inputs, origin = data.inputs, str(calib)
     elif evaluation is not None and evaluation.origin != "random":

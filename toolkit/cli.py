@@ -74,7 +74,10 @@ def cli():
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
 @click.option("--calib", type=click.Path(),
-              help="Calibration data for int8/int16x8 (.npz/.npy like --eval); default: samples of --eval.")
+              help="Calibration data for int8/int16x8: .npz/.npy like --eval, or a folder of "
+                   "images; default: samples of --eval.")
+@click.option("--calib-preprocess", metavar="SPEC",
+              help="For an image folder: size=HxW,scale=1/255,mean=..,std=..,channels=rgb|bgr|gray.")
 @click.option("--calib-method", default="minmax", show_default=True, metavar="METHOD",
               help="ONNX static quantization calibration: minmax, entropy or percentile.")
 @click.option("--calib-samples", default=200, show_default=True, help="Most calibration samples used.")
@@ -89,8 +92,8 @@ def cli():
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
-            calib, calib_method, calib_samples, prune_sparsity, prune_method, train, epochs, labels,
-            seed, dry_run):
+            calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
+            train, epochs, labels, seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -110,7 +113,8 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         model, target, out, eval_data=eval_data,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
         precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-        weights=weights, calib=calib, calib_method=calib_method, calib_samples=calib_samples,
+        weights=weights, calib=calib, calib_preprocess=calib_preprocess,
+        calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
         labels=parse_labels(labels),
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)

@@ -107,6 +107,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             input_shapes: tuple[tuple[int, ...], ...] = (),
             weights: str | Path | None = None, calib: str | Path | None = None,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
+            calib_preprocess: str | None = None,
             prune: PruneSpec | None = None, labels: tuple[str, ...] = (), seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
@@ -129,7 +130,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     calibration = None
     if plan.needs_calibration and (calib or data.origin != "random"):
         calibration = load_calibration(source, profile.precision, Path(calib) if calib else None,
-                                       data, calib_samples, seed)
+                                       data, calib_samples, seed, calib_preprocess)
         for message in calibration.warnings:
             warn(message)
     out = Path(out) if out else Path("edgekit-out") / f"{source.path.stem}-{profile.name}"
