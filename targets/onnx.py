@@ -50,6 +50,10 @@ def _numpy_dtype(elem_type: int) -> str:
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:  # a slim runtime install: read the tensors from onnxruntime
+        return _handle_from_session(path, reference)
     graph = load_proto(path).graph
     initializers = {init.name for init in graph.initializer}
     inputs = [v for v in graph.input if v.name not in initializers]
@@ -57,6 +61,27 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
         Path(path), "onnx",
         tuple(_specs(inputs, reference.inputs if reference else None)),
         tuple(_specs(graph.output, reference.outputs if reference else None)))
+
+
+ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+             "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
+             "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
+
+
+def _handle_from_session(path: Path, reference: ModelHandle | None) -> ModelHandle:
+    sess = session(path)
+
+    def specs(values, references):
+        result = []
+        for i, value in enumerate(values):
+            shape = tuple(d if isinstance(d, int) else None for d in value.shape)
+            layout = infer_layout(shape, references[i]) if references and \
+                len(references) == len(values) else guess_image_layout(shape)
+            result.append(TensorSpec(value.name, shape, ORT_TYPES.get(value.type, "float32"), layout))
+        return tuple(result)
+
+    return ModelHandle(Path(path), "onnx", specs(sess.get_inputs(), reference and reference.inputs),
+                       specs(sess.get_outputs(), reference and reference.outputs))
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:

@@ -74,31 +74,43 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
         tuple(_specs(signature.get("outputs", {}), reference.outputs if reference else None)))
 
 
+def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "wasm",
+              warmup: int = 0, repeats: int = 0) -> tuple[list[np.ndarray], dict]:
+    """One Node.js process: load the model, run it once (and `repeats` more, timed)."""
+    check_runtime()
+    with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-") as scratch:
+        scratch = Path(scratch)
+        request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
+                   "result_dir": str(scratch), "inputs": [], "warmup": warmup,
+                   "repeats": repeats, "outputs": [s.name for s in handle.outputs]}
+        for i, (spec, x) in enumerate(zip(handle.inputs, inputs)):
+            array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
+            array.tofile(scratch / f"input_{i}.bin")
+            request["inputs"].append({"name": spec.name, "shape": list(array.shape),
+                                      "dtype": spec.dtype, "file": str(scratch / f"input_{i}.bin")})
+        (scratch / "request.json").write_text(json.dumps(request))
+        env = dict(os.environ, NODE_PATH=str(node_modules()))
+        result = subprocess.run(["node", str(RUNNER_SCRIPT), str(scratch / "request.json")],
+                                capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise InputError(f"TF.js could not run {handle.path}: "
+                             f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+        reply = json.loads(result.stdout.strip().splitlines()[-1])
+        outputs = [np.fromfile(o["file"], dtype=o["dtype"] if o["dtype"] != "bool" else np.uint8)
+                   .reshape(o["shape"]) for o in reply["outputs"]]
+    return outputs, reply
+
+
 def make_runner(handle: ModelHandle, threads: int | None = None, backend: str = "wasm"):
     check_runtime()
+    return lambda inputs: _node_run(handle, inputs, backend)[0]
 
-    def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
-        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-") as scratch:
-            scratch = Path(scratch)
-            request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
-                       "result_dir": str(scratch), "inputs": [], "outputs": [s.name for s in handle.outputs]}
-            for i, (spec, x) in enumerate(zip(handle.inputs, inputs)):
-                array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
-                array.tofile(scratch / f"input_{i}.bin")
-                request["inputs"].append({"name": spec.name, "shape": list(array.shape),
-                                          "dtype": spec.dtype, "file": str(scratch / f"input_{i}.bin")})
-            (scratch / "request.json").write_text(json.dumps(request))
-            env = dict(os.environ, NODE_PATH=str(node_modules()))
-            result = subprocess.run(["node", str(RUNNER_SCRIPT), str(scratch / "request.json")],
-                                    capture_output=True, text=True, env=env)
-            if result.returncode != 0:
-                raise InputError(f"TF.js could not run {handle.path}: "
-                                 f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}")
-            reply = json.loads(result.stdout.strip().splitlines()[-1])
-            return [np.fromfile(o["file"], dtype=o["dtype"] if o["dtype"] != "bool" else np.uint8)
-                    .reshape(o["shape"]) for o in reply["outputs"]]
 
-    return run
+def time_runs(handle: ModelHandle, inputs, runs: int, warmup: int, threads: int | None = None):
+    """Timed inside Node (a process per call would time process start-up instead):
+    (per-run milliseconds, load milliseconds, Node's resident set size in bytes)."""
+    _, reply = _node_run(handle, inputs, warmup=warmup, repeats=runs)
+    return reply["times"], reply["load_ms"], reply["peak_rss"]
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

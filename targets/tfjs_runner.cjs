@@ -1,6 +1,6 @@
 // Runs a TF.js graph model in Node.js for edgekit: node tfjs_runner.cjs REQUEST.json
 // REQUEST: {model_dir, backend, inputs: [{name, shape, dtype, file}], outputs: [name],
-//           result_dir}. Inputs and outputs are raw little-endian arrays; the result
+//           result_dir, warmup?, repeats?} (repeats > 0: also time that many runs). Inputs and outputs are raw little-endian arrays; the result
 // (output shapes/dtypes/files and timings) is printed as one JSON line on stdout.
 // No tfjs-node (its install downloads libtensorflow): a small IOHandler reads the files.
 const fs = require('fs');
@@ -49,6 +49,15 @@ async function main() {
   const runStarted = Date.now();
   let outputs = await model.executeAsync(feed, request.outputs);
   if (!Array.isArray(outputs)) outputs = [outputs];
+  // Benchmark mode: warm-up, then timed runs, each waiting for its results.
+  const times = [];
+  for (let i = 0; i < (request.warmup || 0) + (request.repeats || 0); i++) {
+    const started = process.hrtime.bigint();
+    const result = await model.executeAsync(feed, request.outputs);
+    await Promise.all((Array.isArray(result) ? result : [result]).map((t) => t.data()));
+    tf.dispose(result);
+    if (i >= (request.warmup || 0)) times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
   const results = [];
   for (let i = 0; i < outputs.length; i++) {
     const data = await outputs[i].data();
@@ -58,7 +67,8 @@ async function main() {
   }
   const runMs = Date.now() - runStarted;
   process.stdout.write(JSON.stringify({ backend: tf.getBackend(), load_ms: loadMs, run_ms: runMs,
-                                        tfjs: tf.version.tfjs, outputs: results }) + '\n');
+                                        tfjs: tf.version.tfjs, outputs: results, times,
+                                        peak_rss: process.memoryUsage().rss }) + '\n');
 }
 
 main().catch((error) => {

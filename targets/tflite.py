@@ -75,11 +75,17 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
                         for d in input_details)
     static_batch = int(input_details[0]["shape"][0]) if input_details[0]["shape"].size else 1
 
+    shapes: list = []  # allocate only when the batch shape changes (it is costly)
+
     def run_batch(inputs):
-        if dynamic_batch:
+        if dynamic_batch and [x.shape for x in inputs] != shapes:
             for detail, x in zip(input_details, inputs):
                 it.resize_tensor_input(detail["index"], x.shape)
-        it.allocate_tensors()
+            shapes[:] = [x.shape for x in inputs]
+            it.allocate_tensors()
+        elif not shapes:
+            shapes[:] = [x.shape for x in inputs]
+            it.allocate_tensors()
         for detail, x in zip(input_details, inputs):
             it.set_tensor(detail["index"], quantize_input(x, detail))
         it.invoke()

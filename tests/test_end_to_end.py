@@ -123,3 +123,15 @@ def test_pruning_the_torch_sample(tmp_path):
     channels = convert_ok(SOURCES["torch"], "android", tmp_path / "ch", "--prune", "0.5",
                           "--prune-method", "channels", "--train", train, "--epochs", "2")["pruning"]
     assert channels["parameters_after"] < 0.5 * channels["parameters_before"]
+
+
+def test_convert_then_check_gates_ci(tmp_path):
+    convert_ok(SOURCES["keras"], "android", tmp_path / "out")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    artifact, = report["artifacts"]
+    assert artifact["latency_ms"]["p50"] > 0 and artifact["threads"] >= 1
+    assert report["host"]["isa"] is not None and report["source"]["latency_ms"] is not None
+    ok = edgekit("check", str(tmp_path / "out" / "report.json"), "--baseline",
+                 str(tmp_path / "out" / "report.json"))
+    assert ok.returncode in (0, 3), ok.stdout  # 3 only if the host was too noisy to judge
+    assert "accuracy vs baseline" in ok.stdout

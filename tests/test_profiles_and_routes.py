@@ -107,6 +107,7 @@ def test_quantized_plan_keeps_the_fp32_counterpart():
     plan = make_plan(ModelHandle("m.keras", "keras", (), ()), get_profile("android"))
     assert [(s.folder, s.is_artifact) for s in plan.steps] == [
         ("01_savedmodel", False), ("02_tflite", False), ("03_tflite_int8-dynamic", True)]
-    onnx = make_plan(ModelHandle("m.onnx", "onnx", (), ()), get_profile("server-cpu"))
+    onnx = make_plan(ModelHandle("m.onnx", "onnx", (), ()),
+                     get_profile("server-cpu").with_overrides(precision="int8-dynamic"))
     assert [(s.converter.tool, s.precision) for s in onnx.steps] == [
         ("copy", "fp32"), ("onnxruntime.quantization", "int8-dynamic")]

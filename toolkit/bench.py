@@ -1,17 +1,108 @@
-"""Latency measurement: warm-up, then timed runs; the median is what gets compared.
+"""Latency under CPU emulation: the model's runtime pinned to the threads and cores that
+stand for a device class, warm-up, then timed runs.
 
-(The benchmarking engine with percentiles, thread pinning and device emulation grows
-from here; see the validation/benchmarking issue.)
+The result states what it measured (threads, CPU affinity, runs) and judges itself:
+when the robust coefficient of variation (from the median absolute deviation, so that a
+rare scheduler stall does not condemn a steady run) is above NOISY_CV, the verdict is
+"noisy", never pass or fail. Host figures are host figures, not a phone's latency.
 """
 from __future__ import annotations
 
+import os
+import resource
 import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+NOISY_CV = 0.15
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50: float
+    p90: float
+    p99: float
+    min: float
+    mean: float
+    cv: float  # standard deviation / mean
+    robust_cv: float  # 1.4826 * median absolute deviation / median: ignores rare stalls
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    latency_ms: Latency
+    runs: int
+    warmup: int
+    threads: int  # what the runtime used: the request, capped at the CPUs we may pin
+    threads_requested: int
+    affinity: list[int]
+    load_ms: float
+    peak_memory_bytes: int  # peak resident set size of the measuring process
+    verdict: str  # "ok" or "noisy"
+
+    def as_dict(self) -> dict:
+        result = asdict(self)
+        result["latency_ms"] = {k: round(v, 4) for k, v in result["latency_ms"].items()}
+        result["load_ms"] = round(self.load_ms, 3)
+        return result
+
 
 def median_latency_ms(run, inputs: list[np.ndarray], runs: int = 30, warmup: int = 3) -> float:
-    """Median wall time of `run(inputs)` in milliseconds."""
+    """Median wall time of `run(inputs)` in milliseconds (a quick comparison, no pinning)."""
+    return summarize(_time(run, inputs, runs, warmup)).p50
+
+
+def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0) -> BenchResult:
+    """Time `handle` in its own runtime on one seeded sample, pinned to `threads` cores."""
+    from .targets.registry import format_module
+    inputs = sample_inputs(handle, seed)
+    own_timer = getattr(format_module(handle.format), "time_runs", None)
+    requested = threads
+    with pinned(threads) as cores:
+        threads = min(threads, len(cores) or threads)  # more threads than cores only thrash
+        if own_timer is not None:  # a runtime in another process times itself (TF.js in Node)
+            times, load_ms, peak = own_timer(handle, inputs, runs, warmup, threads)
+        else:
+            started = time.perf_counter()
+            run = handle.runner(threads)
+            run(inputs)  # the first call loads/allocates in some runtimes: part of load time
+            load_ms = (time.perf_counter() - started) * 1e3
+            times = _time(run, inputs, runs, warmup)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    latency = summarize(times)
+    return BenchResult(latency, runs, warmup, threads, requested, cores, load_ms, peak,
+                       "noisy" if latency.robust_cv > NOISY_CV else "ok")
+
+
+def sample_inputs(handle, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for spec in handle.inputs:
+        shape = tuple(1 if d is None else d for d in spec.shape)
+        kind = np.dtype(spec.dtype).kind
+        inputs.append(rng.integers(0, 100, shape).astype(spec.dtype) if kind in "iu"
+                      else rng.random(shape, dtype=np.float32).astype(spec.dtype))
+    return inputs
+
+
+@contextmanager
+def pinned(threads: int):
+    """Restrict this process to the first `threads` CPUs it may use (Linux), then restore."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield []
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    cores = allowed[:max(1, min(threads, len(allowed)))]
+    os.sched_setaffinity(0, cores)
+    try:
+        yield cores
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def _time(run, inputs, runs: int, warmup: int) -> list[float]:
     for _ in range(warmup):
         run(inputs)
     times = []
@@ -19,4 +110,14 @@ def median_latency_ms(run, inputs: list[np.ndarray], runs: int = 30, warmup: int
         start = time.perf_counter()
         run(inputs)
         times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
+    return times
+
+
+def summarize(times: list[float]) -> Latency:
+    t = np.asarray(times)
+    median = float(np.median(t))
+    mad = float(np.median(np.abs(t - median)))
+    return Latency(p50=median, p90=float(np.percentile(t, 90)),
+                   p99=float(np.percentile(t, 99)), min=float(t.min()), mean=float(t.mean()),
+                   cv=float(t.std() / t.mean()) if t.mean() > 0 else 0.0,
+                   robust_cv=1.4826 * mad / median if median > 0 else 0.0)

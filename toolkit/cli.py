@@ -87,13 +87,15 @@ def cli():
               help="magnitude (zero the smallest weights) or channels (remove channels, PyTorch).")
 @click.option("--train", type=click.Path(), help="Labelled .npz (x, y) to fine-tune after pruning.")
 @click.option("--epochs", default=1, show_default=True, help="Fine-tuning epochs with --train.")
+@click.option("--bench-runs", default=50, show_default=True,
+              help="Timed runs per artifact on the profile's threads (0: no timing).")
 @click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
               "file with one per line (written to TF.js metadata for the demo).")
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
-            train, epochs, labels, seed, dry_run):
+            train, epochs, bench_runs, labels, seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -116,7 +118,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         weights=weights, calib=calib, calib_preprocess=calib_preprocess,
         calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-        labels=parse_labels(labels),
+        labels=parse_labels(labels), bench_runs=bench_runs,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
@@ -213,6 +215,69 @@ def demo(artifact, port):
     except KeyboardInterrupt:
         server.shutdown()
         return 0
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--target", "-t", metavar="PROFILE", help="Use this profile's thread count.")
+@click.option("--threads", type=int, help="Threads (and pinned CPUs) for the runtime [1].")
+@click.option("--runs", default=100, show_default=True, help="Timed runs after the warm-up.")
+@click.option("--warmup", default=10, show_default=True, help="Untimed runs first.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
+              help="Input shape for models that do not record it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def bench(model, target, threads, runs, warmup, input_shapes, as_json):
+    """Time MODEL in its own runtime: p50/p90/p99/min, CV, load time, peak memory.
+
+    Needs only the model's runtime (pip install 'edgekit[runtime]' gives numpy, click,
+    ai-edge-litert and onnxruntime), so it runs on the device itself.
+    """
+    from .bench import bench as run_bench
+    from .host import host
+    from .inspection import open_any
+    from .loading import parse_shape
+    from .profile import get_profile
+    if threads is None:
+        threads = get_profile(target).threads if target else 1
+    handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes))
+    result = {"model": model, "format": handle.format, **run_bench(handle, threads, runs, warmup).as_dict(),
+              "host": host()}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return 0
+    latency = result["latency_ms"]
+    click.echo(f"{model} ({handle.format}) on {threads} thread(s), CPUs {result['affinity']}, "
+               f"{runs} runs after {warmup} warm-up")
+    click.echo(f"  latency ms: p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  "
+               f"min {latency['min']}  CV {latency['cv']:.3f} (robust {latency['robust_cv']:.3f})")
+    click.echo(f"  load {result['load_ms']} ms, peak memory {result['peak_memory_bytes'] / 1e6:.1f} MB, "
+               f"verdict: {result['verdict']}")
+    return 0
+
+
+@cli.command()
+@click.argument("report", type=click.Path())
+@click.option("--baseline", type=click.Path(), help="An earlier report.json to compare against.")
+@click.option("--max-accuracy-regression", default=0.5, show_default=True, metavar="POINTS")
+@click.option("--max-size-growth", default=1.10, show_default=True, metavar="RATIO")
+@click.option("--max-latency-growth", default=1.25, show_default=True, metavar="RATIO")
+@click.option("--junit", type=click.Path(), help="Also write the checks as JUnit XML here.")
+def check(report, baseline, max_accuracy_regression, max_size_growth, max_latency_growth, junit):
+    """Gate CI on REPORT: exit 0 pass, 2 a budget or regression failed, 3 inconclusive
+    (noisy latency), 1 user error."""
+    from pathlib import Path
+
+    from .gate import EXIT_CODES, Tolerances, load_report, outcome, write_junit
+    from .gate import check as run_check
+    findings = run_check(load_report(Path(report)), load_report(Path(baseline)) if baseline else None,
+                         Tolerances(max_accuracy_regression, max_size_growth, max_latency_growth))
+    for finding in findings:
+        click.echo(f"{finding.outcome.upper():<12} {finding.name}: {finding.message}")
+    verdict = outcome(findings)
+    if junit:
+        write_junit(findings, Path(junit))
+    click.echo(f"edgekit check: {verdict}")
+    return EXIT_CODES[verdict]
 
 
 def main() -> None:

@@ -87,8 +87,12 @@ def _zip_format(path: Path) -> str:
 
 
 def _parses_as_onnx(path: Path) -> bool:
-    """ONNX has no magic number: parse the protobuf (safe, no code runs) and look for a graph."""
-    import onnx
+    """ONNX has no magic number: parse the protobuf (safe, no code runs) and look for a graph.
+    A slim runtime install has onnxruntime but not onnx: there, trust the extension."""
+    try:
+        import onnx
+    except ImportError:
+        return path.suffix == ".onnx"
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception:

@@ -108,7 +108,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             weights: str | Path | None = None, calib: str | Path | None = None,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
             calib_preprocess: str | None = None,
-            prune: PruneSpec | None = None, labels: tuple[str, ...] = (), seed: int = 0,
+            prune: PruneSpec | None = None, labels: tuple[str, ...] = (), bench_runs: int = 50,
+            seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
@@ -155,8 +156,9 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             from .auto import search
             searches = {fmt: search(run, fmt) for fmt in profile.formats}
         shutil.rmtree(ctx.work_dir)
+        timings = _bench(run, source, bench_runs, progress) if bench_runs else {}
         report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
-                       calibration, searches, pruning, source)
+                       calibration, searches, pruning, source, timings)
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
@@ -184,6 +186,23 @@ def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
         summary["note"] = f"no speed-up measured (x{summary['speedup']}): " \
                           + methods()[spec.method].NO_SPEEDUP
     return replace(plan, source=pruned), summary
+
+
+def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
+    """Latency of the source, every artifact and the fp32 counterparts of quantized ones,
+    each in its own runtime with the profile's thread count: path -> BenchResult dict."""
+    from .bench import bench
+    threads = run.plan.profile.threads
+    quantized = {step.converter.dest for step, _, _ in run.results
+                 if step.is_artifact and step.precision != "fp32"}
+    handles = [source] + [v.handle for step, v, _ in run.results
+                          if step.is_artifact or (step.precision == "fp32"
+                                                  and step.converter.dest in quantized)]
+    timings = {}
+    for handle in handles:
+        progress(f"timing {handle.format} ({handle.precision}) on {threads} thread(s)")
+        timings[str(handle.path)] = bench(handle, threads, runs=runs, warmup=max(1, runs // 10)).as_dict()
+    return timings
 
 
 def _versions(run: Run) -> dict:

@@ -4,7 +4,8 @@ one-screen summary printed at the end.
 report.json fields (accuracy and agreement are fractions 0..1; paths are relative to the
 output folder; accuracy_drop is in points, 0..100):
   target, profile{formats, precision, threads, budgets, constraints}, passed,
-  source{path, format, inputs, outputs, size_bytes, accuracy},
+  source{path, format, inputs, outputs, size_bytes, accuracy, + the latency fields},
+  host{cpu, machine, cores, isa[], gpu{available, via | reason}},
   data{origin, samples, seed, labelled, notes},
   calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
   pruning (with --prune) {method, sparsity_requested, zero_fraction, parameter_reduction,
@@ -16,7 +17,9 @@ output folder; accuracy_drop is in points, 0..100):
   artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
               outputs, accuracy, accuracy_drop,
               drift{top1_agreement, max_abs_error, mean_abs_error, cosine, sqnr_db},
-              drift_per_output[], passed, problems[], notes[]},
+              drift_per_output[], passed, problems[], notes[], speedup_vs_fp32,
+              latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
+              affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy")},
   intermediates[] (same fields: models built on the way and the fp32 counterparts of
                    quantized artifacts, validated too),
   versions{package: version}, edgekit_version.
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from .data import Dataset
 from .drift import Drift
+from .host import host
 from .model import ModelHandle
 from .plan import Plan
 from .validate import Verdict
@@ -38,15 +42,20 @@ SCHEMA_VERSION = 1
 
 def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
           work: Path, versions: dict, calibration=None, searches: dict | None = None,
-          pruning: dict | None = None, source: ModelHandle | None = None) -> dict:
+          pruning: dict | None = None, source: ModelHandle | None = None,
+          timings: dict | None = None) -> dict:
     """`results`: (step, verdict, route) for each step, in plan order. `source` is the
     user's model when it differs from the plan's (which is then its pruned version)."""
     profile = plan.profile
     source = source or plan.source
     fp32_sizes = {step.converter.dest: verdict.handle.size_bytes()
                   for step, verdict, _ in results if step.precision == "fp32"}
+    timings = timings or {}
     rows = [_artifact(step, verdict, route, source_accuracy, work, fp32_sizes)
             for step, verdict, route in results]
+    for row, (_, verdict, _) in zip(rows, results):
+        row.update(_timing(timings.get(str(verdict.handle.path))))
+    _flag_slow_quantized(rows)
     artifacts = [row for row, (step, _, _) in zip(rows, results) if step.is_artifact]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -59,7 +68,9 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: lis
         "source": {"path": str(source.path), "format": source.format,
                    "inputs": [s.describe() for s in source.inputs],
                    "outputs": [s.describe() for s in source.outputs],
-                   "size_bytes": source.size_bytes(), "accuracy": source_accuracy},
+                   "size_bytes": source.size_bytes(), "accuracy": source_accuracy,
+                   **_timing(timings.get(str(source.path)))},
+        "host": host(),
         "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
                  "labelled": data.labels is not None, "notes": list(data.notes)},
         "calibration": calibration.summary() if calibration else None,
@@ -95,6 +106,30 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
     }
 
 
+def _timing(result: dict | None) -> dict:
+    """The latency fields of a report row (null when not measured)."""
+    if result is None:
+        return {"latency_ms": None, "threads": None, "load_ms": None, "peak_memory_bytes": None,
+                "latency_verdict": None}
+    return {"latency_ms": result["latency_ms"], "threads": result["threads"],
+            "affinity": result["affinity"], "load_ms": result["load_ms"],
+            "peak_memory_bytes": result["peak_memory_bytes"], "latency_verdict": result["verdict"]}
+
+
+def _flag_slow_quantized(rows: list[dict]) -> None:
+    """A quantized artifact that is not faster than its fp32 counterpart says so."""
+    fp32 = {r["format"]: r for r in rows if r["precision"] == "fp32" and r["latency_ms"]}
+    for row in rows:
+        base = fp32.get(row["format"])
+        if row["precision"] == "fp32" or not base or not row["latency_ms"]:
+            continue
+        ratio = row["latency_ms"]["p50"] / base["latency_ms"]["p50"]
+        row["speedup_vs_fp32"] = round(1 / ratio, 3)
+        if ratio >= 0.95:
+            row["notes"].append(f"quantized but not faster than fp32 here: p50 "
+                                f"{row['latency_ms']['p50']:.4g} ms vs {base['latency_ms']['p50']:.4g} ms")
+
+
 def summarize(drifts: list[Drift]) -> dict | None:
     """One drift record over all outputs: the worst value of each metric."""
     if not drifts:
@@ -120,7 +155,7 @@ def _fmt(value, pattern: str) -> str:
 def table_rows(report: dict) -> list[list[str]]:
     source = report["source"]
     rows = [["source", source["format"], "-", _fmt(source["size_bytes"] / 1e3, ".1f"), "-",
-             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "-", "reference"]]
+             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "-", _p50(source), "reference"]]
     for a in report["intermediates"] + report["artifacts"]:
         drift = a["drift"] or {}
         sqnr = drift.get("sqnr_db")
@@ -129,14 +164,21 @@ def table_rows(report: dict) -> list[list[str]]:
                      _fmt(a["accuracy"], ".2%"), _fmt(drift.get("top1_agreement"), ".2%"),
                      _fmt(drift.get("max_abs_error"), ".2e"),
                      sqnr if isinstance(sqnr, str) else _fmt(sqnr, ".1f"),
-                     _fmt(drift.get("cosine"), ".6f"),
+                     _fmt(drift.get("cosine"), ".6f"), _p50(a),
                      ("PASS" if a["passed"] else "FAIL") if a in report["artifacts"]
                      else "(" + ("ok" if a["passed"] else "fail") + ")"])
     return rows
 
 
 HEADERS = ["model", "format", "precision", "size KB", "x fp32", "accuracy", "top-1 agree",
-           "max abs err", "SQNR dB", "cosine", "verdict"]
+           "max abs err", "SQNR dB", "cosine", "p50 ms", "verdict"]
+
+
+def _p50(row: dict) -> str:
+    latency = row.get("latency_ms")
+    if not latency:
+        return "-"
+    return f"{latency['p50']:.3g}" + ("~" if row.get("latency_verdict") == "noisy" else "")
 
 
 def markdown(report: dict) -> str:
@@ -189,6 +231,7 @@ def summary(report: dict, out: Path) -> str:
     text.insert(1, "  ".join("-" * w for w in widths))
     for a in report["artifacts"]:
         text += [f"  {a['path']}: {p}" for p in a["problems"]]
+        text += [f"  {a['path']}: note: {n}" for n in a["notes"]]
     data = report["data"]
     origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
     text += ["", f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "
