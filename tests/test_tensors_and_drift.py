@@ -72,3 +72,11 @@ def test_max_abs_error_is_judged_relative_to_the_output_scale():
     ref[:, 0] = 2000.0
     drift, = compare([ref], [ref + 0.5])  # 0.5 on values of 2000: fine for float32
     assert violations([drift], FP32) == []
+
+
+def test_top5_agreement():
+    from edgekit.drift import top5_agreement
+    ref = np.eye(8)[[0, 1, 2, 3]]  # top-1 classes 0..3
+    got = np.tile(np.arange(8).astype(float), (4, 1))  # top-5 always classes 7..3
+    assert top5_agreement(ref, got) == 0.25  # only class 3 is in it
+    assert top5_agreement(np.eye(5), np.eye(5)) is None  # five classes or fewer: meaningless

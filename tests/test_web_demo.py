@@ -118,3 +118,17 @@ def test_browser_drift_check_agrees_with_the_original_on_every_backend(web_model
         else:
             assert run["reason"]  # said plainly, not failed
     assert report["precision"] == "fp16"  # read from the metadata edgekit wrote
+
+
+@pytest.mark.slow
+def test_report_html_opens_in_chromium_with_its_plots(web_model, chromium):
+    from edgekit.targets.browser import page as browser_page
+    report = web_model.parent.parent / "report.html"
+    with browser_page() as page:
+        page.goto(report.as_uri())
+        assert page.locator("table tr").count() >= 3  # header, source, artifacts
+        assert page.locator("svg").count() >= 3  # latency, size, drift
+        assert "PASSED" in page.inner_text("body")
+        page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    markdown = (web_model.parent.parent / "report.md").read_text()
+    assert "| model | format |" in markdown and "|---|" in markdown

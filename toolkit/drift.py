@@ -24,6 +24,7 @@ class Tolerance:
 @dataclass(frozen=True)
 class Drift:
     top1_agreement: float | None  # None when the output is not a class score vector
+    top5_agreement: float | None  # original's top-1 among the artifact's top 5 (> 5 classes)
     max_abs_error: float
     mean_abs_error: float
     cosine: float  # mean over samples of the per-sample cosine similarity
@@ -54,6 +55,7 @@ def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
     error = np.abs(ref64 - got64)
     return Drift(
         top1_agreement=top1_agreement(ref64, got64),
+        top5_agreement=top5_agreement(ref64, got64),
         max_abs_error=float(error.max()) if error.size else 0.0,
         mean_abs_error=float(error.mean()) if error.size else 0.0,
         cosine=_mean_cosine(ref64, got64),
@@ -67,6 +69,14 @@ def top1_agreement(ref: np.ndarray, got: np.ndarray) -> float | None:
     if ref.ndim != 2 or ref.shape[1] < 2:
         return None
     return float((ref.argmax(1) == got.argmax(1)).mean())
+
+
+def top5_agreement(ref: np.ndarray, got: np.ndarray) -> float | None:
+    """Share of samples whose original top-1 class is among the artifact's five best."""
+    if ref.ndim != 2 or ref.shape[1] <= 5:
+        return None
+    top5 = np.argsort(-got, axis=1)[:, :5]
+    return float((top5 == ref.argmax(1)[:, None]).any(1).mean())
 
 
 def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:

@@ -16,7 +16,8 @@ output folder; accuracy_drop is in points, 0..100):
         kept_in_float[], median_relative_error}, ranking[], trail[] (every attempt)}} or null,
   artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
               outputs, accuracy, accuracy_drop,
-              drift{top1_agreement, max_abs_error, mean_abs_error, cosine, sqnr_db},
+              drift{top1_agreement, top5_agreement, max_abs_error, mean_abs_error, cosine,
+                    sqnr_db},
               drift_per_output[], passed, problems[], notes[], speedup_vs_fp32,
               latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
               affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy")},
@@ -135,7 +136,8 @@ def summarize(drifts: list[Drift]) -> dict | None:
     if not drifts:
         return None
     agreements = [d.top1_agreement for d in drifts if d.top1_agreement is not None]
-    worst = Drift(min(agreements) if agreements else None,
+    top5 = [d.top5_agreement for d in drifts if d.top5_agreement is not None]
+    worst = Drift(min(agreements) if agreements else None, min(top5) if top5 else None,
                   max(d.max_abs_error for d in drifts),
                   max(d.mean_abs_error for d in drifts),
                   min(d.cosine for d in drifts),
@@ -144,8 +146,10 @@ def summarize(drifts: list[Drift]) -> dict | None:
 
 
 def write(report: dict, folder: Path) -> None:
+    from .report_html import render
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (folder / "report.md").write_text(markdown(report))
+    (folder / "report.html").write_text(render(report))
 
 
 def _fmt(value, pattern: str) -> str:
