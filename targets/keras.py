@@ -116,3 +116,13 @@ def save_pruned(model, source: ModelHandle, out_dir: Path) -> ModelHandle:
     path = out_dir / "pruned.keras"
     clean.save(path)
     return open_handle(path)
+
+
+def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every layer's output, in the model's layer order (for per-layer drift)."""
+    import keras
+    model = load(str(handle.path))
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    outputs = probe(list(inputs), training=False)
+    return [(layer.name, np.asarray(out)) for layer, out in zip(layers, outputs)]

@@ -174,3 +174,26 @@ CONVERTERS = (
     Converter("torchscript", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),
     Converter("savedmodel", "onnx", "tf2onnx", from_savedmodel, ("tf2onnx", "tensorflow", "onnx")),
 )
+
+
+def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every node output (made a graph output in a scratch copy), in graph order."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    model = onnx.load(str(handle.path))
+    known = {o.name for o in model.graph.output}
+    names = [out for node in model.graph.node for out in node.output if out and out not in known]
+    model.graph.output.extend(onnx.ValueInfoProto(name=name) for name in names)
+    with tempfile.TemporaryDirectory(prefix="edgekit-layers-") as scratch:
+        path = f"{scratch}/probe.onnx"
+        onnx.save(model, path)
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feed = {i.name: x.astype(s.dtype, copy=False)
+                for i, s, x in zip(sess.get_inputs(), handle.inputs, inputs)}
+        values = sess.run(None, feed)
+    every = [o.name for o in sess.get_outputs()]
+    return [(name, value) for name, value in zip(every, values)
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind == "f"
+            and len(value) == len(inputs[0])]

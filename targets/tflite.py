@@ -173,3 +173,28 @@ CONVERTERS = (
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
 )
+
+
+def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every op's output, in execution order, one sample at a time (the interpreter keeps
+    intermediate tensors only with experimental_preserve_all_tensors)."""
+    import warnings
+
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    with warnings.catch_warnings():  # it warns that this is for debugging: it is
+        warnings.simplefilter("ignore")
+        # without the default (XNNPACK) delegate: a delegated subgraph keeps no intermediates
+        it = Interpreter(model_path=str(handle.path), experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    order = [out for op in it._get_ops_details() for out in op["outputs"]]  # no public op API
+    per_tensor: dict[int, list] = {index: [] for index in order}
+    for i in range(len(inputs[0])):
+        for detail, x in zip(it.get_input_details(), inputs):
+            it.set_tensor(detail["index"], quantize_input(x[i:i + 1], detail))
+        it.invoke()
+        for index in order:
+            per_tensor[index].append(dequantize_output(it.get_tensor(index), details[index]))
+    return [(details[index]["name"], np.concatenate(values)) for index, values in per_tensor.items()
+            if values and values[0].ndim >= 1 and len(values[0]) == 1]

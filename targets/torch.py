@@ -227,3 +227,21 @@ def save_pruned(module, source: ModelHandle, out_dir: Path) -> ModelHandle:
     torch.export.save(torch.export.export(module, example), path)
     from ..loading import SourceOptions
     return open_source(path, SourceOptions(), "torch")
+
+
+def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every leaf module's output, in call order (forward hooks; for per-layer drift)."""
+    import torch
+    module = _module(handle)
+    recorded, hooks = [], []
+    for name, leaf in module.named_modules():
+        if not any(True for _ in leaf.children()):
+            hooks.append(leaf.register_forward_hook(
+                lambda _m, _i, out, name=name: recorded.append((name, out))))
+    try:
+        with torch.no_grad():
+            module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [(name, out.detach().numpy()) for name, out in recorded if isinstance(out, torch.Tensor)]

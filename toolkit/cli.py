@@ -173,16 +173,18 @@ def inspect(model, weights, input_shapes, as_json):
 @click.option("--eval", "eval_data", type=click.Path(), help="Evaluation data (as for convert).")
 @click.option("--precision", help="Judge with this precision's tolerance [from metadata, else fp32].")
 @click.option("--browser", is_flag=True, help="Also run a TF.js model in headless Chromium, per backend.")
+@click.option("--layers", is_flag=True, help="Compare every layer's output and name the first that diverges.")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY original.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape of the original when it does not record it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def validate(original, artifact, eval_data, precision, browser, weights, input_shapes, as_json):
+def validate(original, artifact, eval_data, precision, browser, layers, weights, input_shapes,
+             as_json):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL. Exit 2 when it fails."""
     from .loading import parse_shape
     from .validate_pair import as_text, validate_pair
     result = validate_pair(original, artifact, eval_data, weights,
-                           tuple(parse_shape(s) for s in input_shapes), precision, browser)
+                           tuple(parse_shape(s) for s in input_shapes), precision, browser, layers)
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
 

@@ -19,8 +19,14 @@ from .report import summarize
 from .validate import judge
 
 
+LAYER_SAMPLES = 16  # per-layer comparison keeps every activation: a few samples suffice
+LAYER_COSINE = {"fp32": 0.9999, "fp16": 0.999}  # quantized precisions: DEFAULT_LAYER_COSINE
+DEFAULT_LAYER_COSINE = 0.98
+
+
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
-                  precision: str | None = None, browser: bool = False, seed: int = 0) -> dict:
+                  precision: str | None = None, browser: bool = False, layers: bool = False,
+                  seed: int = 0) -> dict:
     from .targets.registry import format_module
     source = open_any(original, Path(weights) if weights else None, input_shapes)
     plain = open_any(artifact)
@@ -39,7 +45,31 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
             "original_accuracy": source_accuracy, "artifact": str(handle.path),
             "format": handle.format, "precision": precision,
             "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed},
-            "runs": runs, "passed": all(r["passed"] for r in runs if r["available"])}
+            "runs": runs, "passed": all(r["passed"] for r in runs if r["available"]),
+            "layers": _layers(source, handle, data, precision) if layers else None}
+
+
+def _layers(source, handle, data, precision: str) -> dict:
+    """Per-layer drift: each original layer's closest artifact tensor, the first layer from
+    which the artifact stays divergent, and the worst layers."""
+    from .errors import UnsupportedError
+    from .layers import first_divergent, match_layers
+    from .targets.registry import format_module
+    from .tensors import to_layout
+    for fmt in (source.format, handle.format):
+        if not hasattr(format_module(fmt), "intermediates"):
+            raise UnsupportedError(f"--layers cannot read intermediate tensors of {fmt} models "
+                                   "(supported: keras, torch, onnx, tflite)")
+    sample = [x[:LAYER_SAMPLES] for x in data.inputs]
+    feed = [to_layout(x, s.layout, a.layout) for x, s, a in zip(sample, source.inputs, handle.inputs)]
+    matches = match_layers(format_module(source.format).intermediates(source, sample),
+                           format_module(handle.format).intermediates(handle, feed))
+    threshold = LAYER_COSINE.get(precision, DEFAULT_LAYER_COSINE)
+    divergent = first_divergent(matches, threshold)
+    return {"min_cosine": threshold, "samples": len(sample[0]),
+            "first_divergent": divergent.as_dict() if divergent else None,
+            "worst": [m.as_dict() for m in sorted(matches, key=lambda m: m.cosine)[:5]],
+            "all": [m.as_dict() for m in matches]}
 
 
 def _recorded_precision(path: Path) -> str | None:
@@ -87,5 +117,14 @@ def as_text(result: dict) -> str:
                      f"{drift.get('cosine')}  accuracy {accuracy}  "
                      f"{'PASS' if run['passed'] else 'FAIL'}")
         lines += [f"    {problem}" for problem in run["problems"]]
+    layers = result.get("layers")
+    if layers:
+        divergent = layers["first_divergent"]
+        lines.append(f"  layers ({layers['samples']} samples, good match: cosine >= "
+                     f"{layers['min_cosine']}): " + (
+                         f"first divergent layer: {divergent['layer']} (best match "
+                         f"{divergent['match']}, cosine {divergent['cosine']})" if divergent
+                         else "no layer diverges"))
+        lines += [f"    worst: {m['layer']} -> {m['match']} cosine {m['cosine']}" for m in layers["worst"]]
     lines.append("PASSED" if result["passed"] else "FAILED")
     return "\n".join(lines)

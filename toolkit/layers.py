@@ -1,0 +1,69 @@
+"""Which layer diverges? Per-layer drift between an original model and an artifact.
+
+Tensor names rarely survive a conversion (fused ops, renamed scopes, NCHW -> NHWC), so
+edgekit matches by content: for each layer output of the original, in execution order,
+it finds the artifact tensor with the same per-sample size (as-is or transposed between
+NCHW and NHWC) that is closest in cosine similarity. Converters fuse layers (a conv and
+its ReLU become one op), so an original tensor may have no counterpart at all; such gaps
+are not divergence. Divergence is what persists: the first divergent layer is the first
+one after the last well-matched layer, when that is not the model's last layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .tensors import NCHW_TO_NHWC, NHWC_TO_NCHW
+
+
+@dataclass(frozen=True)
+class LayerMatch:
+    layer: str  # the original's layer/tensor name
+    match: str | None  # the artifact tensor found closest
+    cosine: float  # -1 .. 1; how close the best match is
+    max_abs_error: float | None
+
+    def as_dict(self) -> dict:
+        return {"layer": self.layer, "match": self.match, "cosine": round(self.cosine, 6),
+                "max_abs_error": None if self.max_abs_error is None else float(f"{self.max_abs_error:.4g}")}
+
+
+def match_layers(original: list[tuple[str, np.ndarray]],
+                 artifact: list[tuple[str, np.ndarray]]) -> list[LayerMatch]:
+    candidates = [(name, _views(array)) for name, array in artifact]
+    matches = []
+    for name, array in original:
+        best = LayerMatch(name, None, -1.0, None)
+        flat = array.reshape(len(array), -1).astype(np.float64)
+        for other, views in candidates:
+            for view in views:
+                if view.shape != flat.shape:
+                    continue
+                cosine = _cosine(flat, view)
+                if cosine > best.cosine:
+                    best = LayerMatch(name, other, cosine, float(np.abs(flat - view).max()))
+        matches.append(best)
+    return matches
+
+
+def first_divergent(matches: list[LayerMatch], min_cosine: float) -> LayerMatch | None:
+    good = [i for i, m in enumerate(matches) if m.cosine >= min_cosine]
+    last_good = good[-1] if good else -1
+    return None if last_good == len(matches) - 1 else matches[last_good + 1]
+
+
+def _views(array: np.ndarray) -> list[np.ndarray]:
+    """The tensor flattened per sample, as-is and (for 4-D) in the other image layout."""
+    views = [array.reshape(len(array), -1).astype(np.float64)]
+    if array.ndim == 4:
+        for order in (NCHW_TO_NHWC, NHWC_TO_NCHW):
+            views.append(array.transpose(order).reshape(len(array), -1).astype(np.float64))
+    return views
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = norms == 0
+    cosine = np.where(both_zero, 1.0, (a * b).sum(1) / np.where(both_zero, 1.0, norms))
+    return float(cosine.mean())
