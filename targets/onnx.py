@@ -176,8 +176,8 @@ CONVERTERS = (
 )
 
 
-def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
-    """Every node output (made a graph output in a scratch copy), in graph order."""
+def _every_output(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every node output, in graph order (each made a graph output in a scratch copy)."""
     import tempfile
 
     import onnx
@@ -193,7 +193,44 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
         feed = {i.name: x.astype(s.dtype, copy=False)
                 for i, s, x in zip(sess.get_inputs(), handle.inputs, inputs)}
         values = sess.run(None, feed)
-    every = [o.name for o in sess.get_outputs()]
-    return [(name, value) for name, value in zip(every, values)
+    return list(zip([o.name for o in sess.get_outputs()], values))
+
+
+def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Every float activation (per-sample tensors), in graph order, for per-layer drift."""
+    return [(name, value) for name, value in _every_output(handle, inputs)
             if isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind == "f"
             and len(value) == len(inputs[0])]
+
+
+def macs(handle: ModelHandle) -> int:
+    """Multiply-accumulates of one batch-1 inference: Conv, Gemm and MatMul, with output
+    shapes from one run of the model (shape inference misses dynamic dimensions)."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(handle.path)).graph
+    weights = {init.name: numpy_helper.to_array(init).shape for init in graph.initializer}
+    sample = [np.zeros([1 if d is None else d for d in s.shape], s.dtype) for s in handle.inputs]
+    shapes = {name: np.shape(value) for name, value in _every_output(handle, sample)}
+    shapes.update({s.name: x.shape for s, x in zip(handle.inputs, sample)})
+    shapes.update(weights)
+    total = 0
+    for node in graph.node:
+        out = shapes.get(node.output[0])
+        if node.op_type in CONV_WEIGHT and out is not None:  # weight [M, C/g, kh, kw]
+            weight = shapes.get(node.input[CONV_WEIGHT[node.op_type]])
+            total += int(np.prod(out)) * int(np.prod(weight[1:])) if weight else 0
+        elif node.op_type in MATMUL and out is not None and node.input[0] in shapes:
+            total += int(np.prod(out)) * shapes[node.input[0]][-1]  # K, the shared dimension
+    return total
+
+
+CONV_WEIGHT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> weight input index
+MATMUL = {"Gemm", "MatMul", "MatMulInteger", "QLinearMatMul"}
+
+
+def weight_bytes(handle: ModelHandle) -> int:
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(handle.path)).graph
+    return sum(numpy_helper.to_array(init).nbytes for init in graph.initializer)

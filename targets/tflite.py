@@ -198,3 +198,36 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
             per_tensor[index].append(dequantize_output(it.get_tensor(index), details[index]))
     return [(details[index]["name"], np.concatenate(values)) for index, values in per_tensor.items()
             if values and values[0].ndim >= 1 and len(values[0]) == 1]
+
+
+def macs(handle: ModelHandle) -> int:
+    """Multiply-accumulates of one batch-1 inference, from each op's tensor shapes."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_path=str(handle.path),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()  # batch 1 for dynamic models
+    shapes = {t["index"]: [int(d) for d in t["shape"]] for t in it.get_tensor_details()}
+    total = 0
+    for op in it._get_ops_details():
+        ins = [shapes[i] for i in op["inputs"] if i >= 0]
+        outs = [shapes[i] for i in op["outputs"]]
+        total += _op_macs(op["op_name"], ins, outs)
+    return total
+
+
+def _op_macs(name: str, ins: list, outs: list) -> int:
+    out = int(np.prod(outs[0])) if outs and outs[0] else 0
+    per_output = {  # MACs per output element, from the weight tensor's shape
+        "CONV_2D": lambda: int(np.prod(ins[1][1:])),  # [O, kh, kw, I]
+        "DEPTHWISE_CONV_2D": lambda: ins[1][1] * ins[1][2],  # [1, kh, kw, O]
+        "FULLY_CONNECTED": lambda: ins[1][-1],  # [O, I]
+        "BATCH_MATMUL": lambda: ins[0][-1],
+        "CONV_3D": lambda: int(np.prod(ins[1][:-1])),  # [kd, kh, kw, I, O]
+    }
+    if name == "TRANSPOSE_CONV":  # [O, kh, kw, I] applied to every input element
+        return int(np.prod(ins[2])) * ins[1][0] * ins[1][1] * ins[1][2]
+    return out * per_output[name]() if name in per_output and len(ins) > 1 else 0
+
+
+def weight_bytes(handle: ModelHandle) -> int:
+    return Path(handle.path).stat().st_size  # the flatbuffer is (almost) all weights

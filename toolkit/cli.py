@@ -241,19 +241,27 @@ def bench(model, target, threads, runs, warmup, input_shapes, as_json):
     from .profile import get_profile
     if threads is None:
         threads = get_profile(target).threads if target else 1
+    from .roofline import model_estimate
     handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes))
     result = {"model": model, "format": handle.format, **run_bench(handle, threads, runs, warmup).as_dict(),
               "host": host()}
+    result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,
+                                         result["latency_ms"]["p50"])
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return 0
     latency = result["latency_ms"]
-    click.echo(f"{model} ({handle.format}) on {threads} thread(s), CPUs {result['affinity']}, "
+    click.echo(f"{model} ({handle.format}) on {result['threads']} thread(s) (asked "
+               f"{result['threads_requested']}), CPUs {result['affinity']}, "
                f"{runs} runs after {warmup} warm-up")
     click.echo(f"  latency ms: p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  "
                f"min {latency['min']}  CV {latency['cv']:.3f} (robust {latency['robust_cv']:.3f})")
     click.echo(f"  load {result['load_ms']} ms, peak memory {result['peak_memory_bytes'] / 1e6:.1f} MB, "
                f"verdict: {result['verdict']}")
+    estimate = result["estimate"]
+    if estimate and "device_lower_bound_ms" in estimate:
+        click.echo(f"  estimate (not measured): {estimate['macs'] / 1e6:.2f} M MACs; lower bound "
+                   f"{estimate['device_lower_bound_ms']:.4g} ms on {estimate['device']}")
     return 0
 
 

@@ -192,6 +192,7 @@ def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
     """Latency of the source, every artifact and the fp32 counterparts of quantized ones,
     each in its own runtime with the profile's thread count: path -> BenchResult dict."""
     from .bench import bench
+    from .roofline import model_estimate
     threads = run.plan.profile.threads
     quantized = {step.converter.dest for step, _, _ in run.results
                  if step.is_artifact and step.precision != "fp32"}
@@ -201,7 +202,9 @@ def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
     timings = {}
     for handle in handles:
         progress(f"timing {handle.format} ({handle.precision}) on {threads} thread(s)")
-        timings[str(handle.path)] = bench(handle, threads, runs=runs, warmup=max(1, runs // 10)).as_dict()
+        timing = bench(handle, threads, runs=runs, warmup=max(1, runs // 10)).as_dict()
+        timing["estimate"] = model_estimate(handle, run.plan.profile.device, timing["latency_ms"]["p50"])
+        timings[str(handle.path)] = timing
     return timings
 
 

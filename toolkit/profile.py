@@ -20,6 +20,7 @@ class TargetProfile:
     budgets: Budgets = field(default_factory=Budgets)
     constraints: tuple[str, ...] = ()  # e.g. "int8-io": model inputs/outputs must be int8
     notes: str = ""
+    device: object = None  # edgekit.roofline.DeviceSpec: the reference device for estimates
 
     def with_overrides(self, formats=None, precision=None, max_drop=None) -> "TargetProfile":
         """The same profile with the user's --formats / --precision / --max-drop applied."""

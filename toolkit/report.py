@@ -20,7 +20,9 @@ output folder; accuracy_drop is in points, 0..100):
                     sqnr_db},
               drift_per_output[], passed, problems[], notes[], speedup_vs_fp32,
               latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
-              affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy")},
+              affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy"),
+              estimate{macs, weight_bytes, device, device_basis, device_lower_bound_ms,
+                       host_peak_gmacs, host_efficiency} (roofline; ESTIMATES, not measured)},
   intermediates[] (same fields: models built on the way and the fp32 counterparts of
                    quantized artifacts, validated too),
   versions{package: version}, edgekit_version.
@@ -111,10 +113,11 @@ def _timing(result: dict | None) -> dict:
     """The latency fields of a report row (null when not measured)."""
     if result is None:
         return {"latency_ms": None, "threads": None, "load_ms": None, "peak_memory_bytes": None,
-                "latency_verdict": None}
+                "latency_verdict": None, "estimate": None}
     return {"latency_ms": result["latency_ms"], "threads": result["threads"],
             "affinity": result["affinity"], "load_ms": result["load_ms"],
-            "peak_memory_bytes": result["peak_memory_bytes"], "latency_verdict": result["verdict"]}
+            "peak_memory_bytes": result["peak_memory_bytes"], "latency_verdict": result["verdict"],
+            "estimate": result.get("estimate")}
 
 
 def _flag_slow_quantized(rows: list[dict]) -> None:
