@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tensors import to_layout
+from ..tensors import feed_for
 
 
 @dataclass
@@ -27,6 +27,4 @@ class StepContext:
     def calibration_inputs(self, handle) -> list[np.ndarray]:
         """The calibration samples, laid out for `handle`'s inputs (which may be NHWC where
         the source model was NCHW)."""
-        source = self.calibration.source
-        return [to_layout(x, s.layout, h.layout)
-                for x, s, h in zip(self.calibration.inputs, source.inputs, handle.inputs)]
+        return feed_for(handle, self.calibration.source, self.calibration.inputs)

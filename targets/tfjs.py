@@ -61,9 +61,19 @@ def _specs(entries: dict, references) -> list[TensorSpec]:
                       for d in entry.get("tensorShape", {}).get("dim", []))
         layout = infer_layout(shape, references[i]) if references and \
             len(references) == len(entries) else guess_image_layout(shape)
-        specs.append(TensorSpec(entry.get("name", key).split(":")[0], shape,
-                                TF_DTYPES.get(entry.get("dtype"), "float32"), layout))
+        specs.append(TensorSpec(key, shape, TF_DTYPES.get(entry.get("dtype"), "float32"), layout))
     return specs
+
+
+def node_names(handle: ModelHandle) -> tuple[list[str], list[str]]:
+    """Graph node names of the signature's inputs and outputs, in the handle's order: what
+    TF.js executes by (the handle's tensors carry the signature keys, e.g. `output_0`)."""
+    signature = _read_model_json(handle.path).get("signature", {})
+
+    def names(entries, specs):
+        return [entries[s.name].get("name", s.name).split(":")[0] for s in specs]
+    return (names(signature.get("inputs", {}), handle.inputs),
+            names(signature.get("outputs", {}), handle.outputs))
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
@@ -78,15 +88,16 @@ def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "was
               warmup: int = 0, repeats: int = 0) -> tuple[list[np.ndarray], dict]:
     """One Node.js process: load the model, run it once (and `repeats` more, timed)."""
     check_runtime()
+    input_nodes, output_nodes = node_names(handle)
     with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-") as scratch:
         scratch = Path(scratch)
         request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
                    "result_dir": str(scratch), "inputs": [], "warmup": warmup,
-                   "repeats": repeats, "outputs": [s.name for s in handle.outputs]}
-        for i, (spec, x) in enumerate(zip(handle.inputs, inputs)):
+                   "repeats": repeats, "outputs": output_nodes}
+        for i, (spec, node, x) in enumerate(zip(handle.inputs, input_nodes, inputs)):
             array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
             array.tofile(scratch / f"input_{i}.bin")
-            request["inputs"].append({"name": spec.name, "shape": list(array.shape),
+            request["inputs"].append({"name": node, "shape": list(array.shape),
                                       "dtype": spec.dtype, "file": str(scratch / f"input_{i}.bin")})
         (scratch / "request.json").write_text(json.dumps(request))
         env = dict(os.environ, NODE_PATH=str(node_modules()))

@@ -25,12 +25,14 @@ def make_runner(handle: ModelHandle, backend: str):
         from ..demo import routes
         from ..serve import start, url
         from .browser import page as browser_page
+        from .tfjs import node_names
+        input_nodes, output_nodes = node_names(handle)
         with tempfile.TemporaryDirectory(prefix="edgekit-browser-data-") as data_dir:
             specs = []
-            for i, (spec, x) in enumerate(zip(handle.inputs, inputs)):
+            for i, (node, x) in enumerate(zip(input_nodes, inputs)):
                 dtype = "int32" if np.issubdtype(x.dtype, np.integer) else "float32"
                 np.ascontiguousarray(x.astype(dtype)).tofile(Path(data_dir) / f"input_{i}.bin")
-                specs.append({"name": spec.name, "shape": list(x.shape), "dtype": dtype,
+                specs.append({"name": node, "shape": list(x.shape), "dtype": dtype,
                               "url": f"data/input_{i}.bin"})
             server = start(routes(Path(handle.path), Path(data_dir)))
             try:
@@ -38,7 +40,7 @@ def make_runner(handle: ModelHandle, backend: str):
                     page.goto(url(server, "/runner.html"))
                     reply = page.evaluate("(request) => window.edgekitRun(request)",
                                           {"backend": backend, "inputs": specs,
-                                           "outputs": [s.name for s in handle.outputs]})
+                                           "outputs": output_nodes})
             finally:
                 server.shutdown()
         if not reply["available"]:

@@ -120,13 +120,13 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
     names = _input_names(module, len(shapes))
     # an exported program is specialised to the batch it was traced with; others are not
     batch = shapes[0][0] if not options.input_shapes else None
-    inputs = tuple(TensorSpec(name, (batch, *shape[1:]), "float32",
+    inputs = tuple(TensorSpec(name, (batch, *shape[1:]), getattr(shape, "dtype", "float32"),
                               default_layout(shape, channels_first=True))
                    for name, shape in zip(names, shapes))
     handle = ModelHandle(Path(path), fmt, inputs, (), factory=options.factory,
                          weights=options.weights)
     try:
-        outputs = make_runner(handle)([np.zeros((batch or 1, *s[1:]), np.float32) for s in shapes])
+        outputs = make_runner(handle)([np.zeros((batch or 1, *s.shape[1:]), s.dtype) for s in inputs])
     except Exception as error:
         raise InputError(f"{path} did not run on inputs of shape "
                          f"{list(shapes)}: {first_line(error)}") from None

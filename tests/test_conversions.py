@@ -1,5 +1,6 @@
 """Every converter edge, on tiny seeded models, each artifact run in its own runtime."""
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,18 @@ def test_inspect_every_format(kind, tiny_keras, tiny_onnx, tmp_path):
     assert info["format"] == kind and info["size_bytes"] > 0
     assert len(info["inputs"]) == 1 and len(info["outputs"]) == 1
     assert sum(info["ops"].values()) >= 2, info["ops"]
+
+
+def test_two_inputs_with_integer_ids_and_two_outputs(tmp_path):
+    """Inputs matched by name in --eval, an int64 input, two outputs, every format."""
+    from edgekit.loading import parse_shape
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "eval.npz", ids=rng.integers(0, 50, (16, 6)), image=rng.random((16, 3, 8, 8), dtype=np.float32))
+    spec = f"{Path(__file__).with_name('two_inputs_model.py')}:build"
+    result = edgekit.convert(spec, "web", tmp_path / "out", eval_data=tmp_path / "eval.npz",
+                             input_shapes=(parse_shape("1,3,8,8"), parse_shape("1,6:int64")),
+                             formats=("tflite", "onnx", "tfjs"), precision="fp32", bench_runs=3)
+    assert_all_close(result)
+    assert result.report["source"]["inputs"] == ["image: float32[?x3x8x8] NCHW", "ids: int64[?x6]"]
+    for artifact in result.report["artifacts"]:
+        assert len(artifact["drift_per_output"]) == 2 and artifact["latency_ms"] is not None

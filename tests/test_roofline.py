@@ -29,3 +29,13 @@ def test_roofline_takes_the_slower_of_compute_and_memory():
     host = {"cores": 2, "isa": ["avx2"]}
     result = estimate(10**6, 1000, "fp32", device, host, p50_ms=1.0)
     assert result["device"] == "toy" and result["macs"] == 10**6
+
+
+def test_gpu_column_says_why_it_is_empty(tiny_keras, tmp_path):
+    from edgekit.host import gpu
+    result = edgekit.convert(str(tiny_keras), "server-cpu", tmp_path / "out", bench_runs=3)
+    column = result.report["artifacts"][0]["gpu"]
+    if gpu()["available"]:
+        assert column["available"] and column["latency_ms"]["p50"] > 0
+    else:
+        assert column == {"available": False, "reason": gpu()["reason"]}

@@ -80,3 +80,15 @@ def test_top5_agreement():
     got = np.tile(np.arange(8).astype(float), (4, 1))  # top-5 always classes 7..3
     assert top5_agreement(ref, got) == 0.25  # only class 3 is in it
     assert top5_agreement(np.eye(5), np.eye(5)) is None  # five classes or fewer: meaningless
+
+
+def test_match_order_by_name_then_shape_then_position():
+    from edgekit.tensors import match_order
+    wanted = [TensorSpec("image", (None, 3, 8, 8), "float32"), TensorSpec("ids", (None, 6), "int64")]
+    renamed = [TensorSpec("serving_default_ids:0", (None, 6), "int64"),
+               TensorSpec("serving_default_image:0", (None, 8, 8, 3), "float32")]
+    assert match_order(wanted, renamed, [(1, 6), (1, 8, 8, 3)]) == [1, 0]  # by name
+    anonymous = [TensorSpec("b", (None, 6), "int64"), TensorSpec("a", (None, 8, 8, 3), "float32")]
+    assert match_order(wanted, anonymous, [(4, 6), (4, 8, 8, 3)]) == [1, 0]  # by shape
+    twins = [TensorSpec("p", (None, 5), "float32"), TensorSpec("q", (None, 5), "float32")]
+    assert match_order(twins[::-1], [TensorSpec("x", (None, 5), "float32")] * 2, [(2, 5)] * 2) == [0, 1]

@@ -54,10 +54,12 @@ def median_latency_ms(run, inputs: list[np.ndarray], runs: int = 30, warmup: int
     return summarize(_time(run, inputs, runs, warmup)).p50
 
 
-def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0) -> BenchResult:
-    """Time `handle` in its own runtime on one seeded sample, pinned to `threads` cores."""
+def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0,
+          inputs: list[np.ndarray] | None = None) -> BenchResult:
+    """Time `handle` in its own runtime on one sample (given, else seeded), pinned to
+    `threads` cores."""
     from .targets.registry import format_module
-    inputs = sample_inputs(handle, seed)
+    inputs = inputs if inputs is not None else sample_inputs(handle, seed)
     own_timer = getattr(format_module(handle.format), "time_runs", None)
     requested = threads
     with pinned(threads) as cores:
@@ -82,7 +84,8 @@ def sample_inputs(handle, seed: int) -> list[np.ndarray]:
     for spec in handle.inputs:
         shape = tuple(1 if d is None else d for d in spec.shape)
         kind = np.dtype(spec.dtype).kind
-        inputs.append(rng.integers(0, 100, shape).astype(spec.dtype) if kind in "iu"
+        # integers: 0/1, valid as token ids, masks and class indices alike
+        inputs.append(rng.integers(0, 2, shape).astype(spec.dtype) if kind in "iu"
                       else rng.random(shape, dtype=np.float32).astype(spec.dtype))
     return inputs
 
@@ -121,3 +124,39 @@ def summarize(times: list[float]) -> Latency:
                    p99=float(np.percentile(t, 99)), min=float(t.min()), mean=float(t.mean()),
                    cv=float(t.std() / t.mean()) if t.mean() > 0 else 0.0,
                    robust_cv=1.4826 * mad / median if median > 0 else 0.0)
+
+
+def bench_gpu(handle, runs: int = 100, warmup: int = 10, seed: int = 0,
+              inputs: list[np.ndarray] | None = None) -> dict:
+    """The same timing on a CUDA GPU when one is usable (onnxruntime's CUDA provider for
+    ONNX, CUDA tensors for PyTorch); otherwise why not. Never compared with CPU figures."""
+    from .host import gpu
+    status = gpu()
+    if not status["available"]:
+        return {"available": False, "reason": status["reason"]}
+    run = _gpu_runner(handle)
+    if run is None:
+        return {"available": False, "reason": f"no GPU runtime for {handle.format} models"}
+    inputs = inputs if inputs is not None else sample_inputs(handle, seed)
+    return {"available": True, "latency_ms": asdict(summarize(_time(run, inputs, runs, warmup)))}
+
+
+def _gpu_runner(handle):
+    if handle.format == "onnx":
+        import onnxruntime as ort
+        session = ort.InferenceSession(str(handle.path), providers=["CUDAExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        return lambda inputs: session.run(None, dict(zip(names, inputs)))
+    if handle.format in ("torch", "torchscript"):
+        import torch
+        if not torch.cuda.is_available():
+            return None
+        from .targets.torch import editable_copy
+        module = editable_copy(handle).to("cuda")
+
+        def run(inputs):
+            with torch.no_grad():
+                module(*[torch.from_numpy(x).to("cuda") for x in inputs])
+            torch.cuda.synchronize()  # time the work, not the launch
+        return run
+    return None

@@ -56,13 +56,14 @@ def load_eval(path: Path, source: ModelHandle) -> Dataset:
 
 
 def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES) -> Dataset:
-    """Seeded inputs: uniform 0..1 floats, small non-negative integers for integer inputs."""
+    """Seeded inputs: uniform 0..1 floats; 0/1 for integer inputs (valid as token ids,
+    masks and indices alike, since the valid range of an id is not recorded anywhere)."""
     rng = np.random.default_rng(seed)
     inputs = []
     for spec in source.inputs:
         shape = (samples, *[1 if d is None else d for d in spec.shape[1:]])
         if np.issubdtype(np.dtype(spec.dtype), np.integer):
-            inputs.append(rng.integers(0, 100, shape).astype(spec.dtype))
+            inputs.append(rng.integers(0, 2, shape).astype(spec.dtype))
         else:
             inputs.append(rng.random(shape, dtype=np.float32).astype(spec.dtype))
     return Dataset(inputs, None, "random", seed=seed)

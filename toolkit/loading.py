@@ -33,15 +33,33 @@ def open_model(spec: str, weights: Path | None = None,
                               ref.format)
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """`1,3,224,224` -> (1, 3, 224, 224)."""
+class InputShape(tuple):
+    """A shape from --input-shape, with the input's dtype (float32 unless `:int64` etc.)."""
+
+    dtype = "float32"
+
+    def __new__(cls, dims, dtype: str = "float32"):
+        shape = super().__new__(cls, dims)
+        shape.dtype = dtype
+        return shape
+
+
+INPUT_DTYPES = ("float32", "float16", "int64", "int32", "int8", "uint8", "bool")
+
+
+def parse_shape(text: str) -> InputShape:
+    """`1,3,224,224` -> (1, 3, 224, 224); `1,128:int64` also records the dtype."""
+    dims, _, dtype = text.partition(":")
     try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+        shape = tuple(int(part) for part in dims.replace("x", ",").split(","))
     except ValueError:
         shape = ()
     if not shape or any(d <= 0 for d in shape):
-        raise InputError(f"bad --input-shape '{text}'; expected positive integers like 1,3,224,224")
-    return shape
+        raise InputError(f"bad --input-shape '{text}'; expected positive integers like "
+                         "1,3,224,224 (and optionally a dtype: 1,128:int64)")
+    if dtype and dtype not in INPUT_DTYPES:
+        raise InputError(f"bad dtype '{dtype}' in --input-shape; valid: {', '.join(INPUT_DTYPES)}")
+    return InputShape(shape, dtype or "float32")
 
 
 def parse_labels(text: str | None) -> tuple[str, ...]:

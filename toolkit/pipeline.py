@@ -13,7 +13,8 @@ from pathlib import Path
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .data import load_eval, random_inputs
 from .drift import accuracy
-from .errors import EdgekitError, InputError
+from .errors import EdgekitError, InputError, first_line
+from .tensors import feed_for
 from .loading import open_model
 from .plan import AUTO, Plan, Step, check_profile, make_plan
 from .bench import median_latency_ms
@@ -191,7 +192,7 @@ def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
 def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
     """Latency of the source, every artifact and the fp32 counterparts of quantized ones,
     each in its own runtime with the profile's thread count: path -> BenchResult dict."""
-    from .bench import bench
+    from .bench import bench, bench_gpu
     from .roofline import model_estimate
     threads = run.plan.profile.threads
     quantized = {step.converter.dest for step, _, _ in run.results
@@ -200,9 +201,17 @@ def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
                           if step.is_artifact or (step.precision == "fp32"
                                                   and step.converter.dest in quantized)]
     timings = {}
+    sample = [x[:1] for x in run.data.inputs]  # a real sample, in the source's layout
     for handle in handles:
         progress(f"timing {handle.format} ({handle.precision}) on {threads} thread(s)")
-        timing = bench(handle, threads, runs=runs, warmup=max(1, runs // 10)).as_dict()
+        feed = feed_for(handle, run.plan.source, sample)
+        try:
+            timing = bench(handle, threads, runs=runs, warmup=max(1, runs // 10),
+                           inputs=feed).as_dict()
+            timing["gpu"] = bench_gpu(handle, runs=runs, warmup=max(1, runs // 10), inputs=feed)
+        except Exception as error:  # a runtime failing to time is reported, not fatal
+            timings[str(handle.path)] = {"error": f"timing failed: {first_line(error)}"}
+            continue
         timing["estimate"] = model_estimate(handle, run.plan.profile.device, timing["latency_ms"]["p50"])
         timings[str(handle.path)] = timing
     return timings

@@ -22,7 +22,8 @@ output folder; accuracy_drop is in points, 0..100):
               latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
               affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy"),
               estimate{macs, weight_bytes, device, device_basis, device_lower_bound_ms,
-                       host_peak_gmacs, host_efficiency} (roofline; ESTIMATES, not measured)},
+                       host_peak_gmacs, host_efficiency} (roofline; ESTIMATES, not measured),
+              gpu{available, latency_ms | reason} (a separate column: never compared with CPU)},
   intermediates[] (same fields: models built on the way and the fp32 counterparts of
                    quantized artifacts, validated too),
   versions{package: version}, edgekit_version.
@@ -109,15 +110,20 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
     }
 
 
+NOT_TIMED = {"latency_ms": None, "threads": None, "load_ms": None, "peak_memory_bytes": None,
+             "latency_verdict": None, "estimate": None, "gpu": None}
+
+
 def _timing(result: dict | None) -> dict:
-    """The latency fields of a report row (null when not measured)."""
+    """The latency fields of a report row (null when not measured, with why if it failed)."""
     if result is None:
-        return {"latency_ms": None, "threads": None, "load_ms": None, "peak_memory_bytes": None,
-                "latency_verdict": None, "estimate": None}
+        return dict(NOT_TIMED)
+    if "error" in result:
+        return {**NOT_TIMED, "latency_error": result["error"]}
     return {"latency_ms": result["latency_ms"], "threads": result["threads"],
             "affinity": result["affinity"], "load_ms": result["load_ms"],
             "peak_memory_bytes": result["peak_memory_bytes"], "latency_verdict": result["verdict"],
-            "estimate": result.get("estimate")}
+            "estimate": result.get("estimate"), "gpu": result.get("gpu")}
 
 
 def _flag_slow_quantized(rows: list[dict]) -> None:

@@ -83,3 +83,38 @@ def guess_image_layout(shape: Shape) -> str | None:
     if shape[3] in (1, 3, 4) and shape[1] not in (1, 3, 4):
         return "NHWC"
     return "NCHW"
+
+
+def match_order(wanted, specs, shapes) -> list[int]:
+    """For each wanted tensor (the original's), the index of the converted model's tensor
+    that is it: by name when every name survived the conversion, else by per-sample shape
+    when each is unique, else by position. Converters do reorder: a SavedModel signature
+    sorts its inputs and outputs by name."""
+    names = [_plain(s.name) for s in specs]
+    if all(_plain(w.name) in names for w in wanted) and len(set(names)) == len(names):
+        return [names.index(_plain(w.name)) for w in wanted]
+    actual = [_per_sample(shape) for shape in shapes]
+    expected = [_per_sample(tuple(d or 0 for d in w.shape)) for w in wanted]
+    if len(set(actual)) == len(actual) and all(
+            sum(_same(e, a) for a in actual) == 1 for e in expected):
+        return [next(i for i, a in enumerate(actual) if _same(e, a)) for e in expected]
+    return list(range(len(wanted)))
+
+
+def feed_for(handle, source, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Inputs prepared for `source`, reordered and transposed for `handle`'s inputs."""
+    order = match_order(handle.inputs, source.inputs, [x.shape for x in inputs])
+    return [to_layout(inputs[j], source.inputs[j].layout, spec.layout)
+            for spec, j in zip(handle.inputs, order)]
+
+
+def _plain(name: str) -> str:
+    return name.split(":")[0].removeprefix("serving_default_").lower()
+
+
+def _per_sample(shape) -> tuple:
+    return tuple(sorted(d or 0 for d in shape[1:]))  # sorted: NCHW and NHWC alike
+
+
+def _same(expected: tuple, actual: tuple) -> bool:
+    return len(expected) == len(actual) and all(e in (0, a) for e, a in zip(expected, actual))

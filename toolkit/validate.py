@@ -8,10 +8,10 @@ import numpy as np
 
 from .data import Dataset
 from .drift import Drift, Tolerance, accuracy, compare, violations
-from .errors import EdgekitError, first_line
+from .errors import first_line
 from .model import ModelHandle
 from .profile import Budgets
-from .tensors import to_layout
+from .tensors import feed_for, match_order, to_layout
 
 
 @dataclass
@@ -34,11 +34,11 @@ def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndar
     if len(handle.inputs) != len(source.inputs):
         raise ValueError(f"the artifact has {len(handle.inputs)} inputs, the original "
                          f"{len(source.inputs)}")
-    feed = [to_layout(x, s.layout, a.layout) for x, s, a in zip(inputs, source.inputs, handle.inputs)]
-    outputs = (runner or handle.runner())(feed)
+    outputs = (runner or handle.runner())(feed_for(handle, source, inputs))
     if len(outputs) == len(handle.outputs) == len(source.outputs):
-        outputs = [to_layout(y, a.layout, s.layout)
-                   for y, a, s in zip(outputs, handle.outputs, source.outputs)]
+        order = match_order(source.outputs, handle.outputs, [o.shape for o in outputs])
+        outputs = [to_layout(outputs[j], handle.outputs[j].layout, s.layout)
+                   for s, j in zip(source.outputs, order)]
     return outputs
 
 
@@ -55,7 +55,7 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
     try:
         outputs = run_in_layout(handle, source, data.inputs, runner)
         verdict.drifts = compare(reference, outputs)
-    except (EdgekitError, ValueError, RuntimeError) as error:
+    except Exception as error:  # any runtime failure rejects the artifact, with its words
         verdict.problems.append(f"could not run in its runtime: {first_line(error)}")
         return verdict
     verdict.problems += violations(verdict.drifts, tolerance)

@@ -55,13 +55,13 @@ def _layers(source, handle, data, precision: str) -> dict:
     from .errors import UnsupportedError
     from .layers import first_divergent, match_layers
     from .targets.registry import format_module
-    from .tensors import to_layout
+    from .tensors import feed_for
     for fmt in (source.format, handle.format):
         if not hasattr(format_module(fmt), "intermediates"):
             raise UnsupportedError(f"--layers cannot read intermediate tensors of {fmt} models "
                                    "(supported: keras, torch, onnx, tflite)")
     sample = [x[:LAYER_SAMPLES] for x in data.inputs]
-    feed = [to_layout(x, s.layout, a.layout) for x, s, a in zip(sample, source.inputs, handle.inputs)]
+    feed = feed_for(handle, source, sample)
     matches = match_layers(format_module(source.format).intermediates(source, sample),
                            format_module(handle.format).intermediates(handle, feed))
     threshold = LAYER_COSINE.get(precision, DEFAULT_LAYER_COSINE)
