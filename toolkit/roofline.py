@@ -55,8 +55,11 @@ def model_estimate(handle, device: DeviceSpec | None, p50_ms: float | None) -> d
     module = format_module(handle.format)
     if not hasattr(module, "macs"):
         return None
-    return estimate(module.macs(handle), module.weight_bytes(handle), handle.precision, device,
-                    host(), p50_ms)
+    try:
+        macs, weight_bytes = module.macs(handle), module.weight_bytes(handle)
+    except ImportError as error:  # the slim runtime install lacks e.g. the onnx package
+        return {"unavailable": f"counting MACs needs the '{error.name}' package"}
+    return estimate(macs, weight_bytes, handle.precision, device, host(), p50_ms)
 
 
 def _clock_mhz() -> float | None:
