@@ -21,13 +21,26 @@ RUNTIME = "keras"  # what runs this format's models
 PACKAGES = ("tensorflow", "keras")
 
 
+UNSAFE_FLAG = "--allow-unsafe-code"
+_trusted: set[str] = set()  # files the user opted in for (their Lambda code may run)
+
+
+def trust(path: Path) -> None:
+    """The user's opt-in (--allow-unsafe-code) for this one file."""
+    _trusted.add(str(Path(path).resolve()))
+
+
 @lru_cache(maxsize=4)
 def load(path: str):
     tfenv.tensorflow()  # Keras runs on TensorFlow here; import it quietly first
     import keras
+    safe = str(Path(path).resolve()) not in _trusted
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        return keras.saving.load_model(path, safe_mode=safe, compile=False)
     except Exception as error:  # Keras raises many types for a bad file
+        if safe and "Lambda" in str(error):
+            raise InputError(f"{path} holds a Lambda layer with Python code, which edgekit does "
+                             f"not run by default; if you trust this file, pass {UNSAFE_FLAG}") from None
         raise InputError(f"cannot load Keras model {path}: {first_line(error)}") from None
 
 

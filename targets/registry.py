@@ -36,6 +36,8 @@ class Converter:
     run: Callable  # (handle, out_dir: Path, ctx: StepContext) -> ModelHandle
     packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
     precisions: tuple[str, ...] = ("fp32",)  # what it can produce (ctx.precision)
+    # why two identical runs give different bytes ("" when they give the same; measured)
+    nondeterminism: str = ""
 
 
 def copy_converter(fmt: str) -> Converter:

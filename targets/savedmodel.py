@@ -98,7 +98,11 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     return open_handle(target)
 
 
+FINGERPRINT = "fingerprint.pb differs on every save; the graph and weights are identical"
+
 CONVERTERS = (
-    Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras")),
-    Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
+    Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras"),
+              nondeterminism=FINGERPRINT),
+    Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
+              nondeterminism=FINGERPRINT),
 )

@@ -91,11 +91,13 @@ def cli():
               help="Timed runs per artifact on the profile's threads (0: no timing).")
 @click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
               "file with one per line (written to TF.js metadata for the demo).")
+@click.option("--allow-unsafe-code", is_flag=True,
+              help="Let a trusted Keras model's Lambda layers (Python code) load. Off by default.")
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
-            train, epochs, bench_runs, labels, seed, dry_run):
+            train, epochs, bench_runs, labels, allow_unsafe_code, seed, dry_run):
     """Convert MODEL for a target profile, then validate every artifact.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
@@ -118,7 +120,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         weights=weights, calib=calib, calib_preprocess=calib_preprocess,
         calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-        labels=parse_labels(labels), bench_runs=bench_runs,
+        labels=parse_labels(labels), bench_runs=bench_runs, allow_unsafe_code=allow_unsafe_code,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)

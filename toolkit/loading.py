@@ -18,14 +18,17 @@ class SourceOptions:
 
 
 def open_model(spec: str, weights: Path | None = None,
-               input_shapes: tuple[tuple[int, ...], ...] = ()) -> ModelHandle:
+               input_shapes: tuple[tuple[int, ...], ...] = (),
+               allow_unsafe_code: bool = False) -> ModelHandle:
     from .targets.registry import format_module
     ref = detect(spec)
+    module = format_module(ref.format)
+    if allow_unsafe_code and hasattr(module, "trust"):
+        module.trust(ref.path)
     if weights is not None and ref.factory is None:
         raise InputError("--weights applies to PyTorch models given as FILE.py:FACTORY")
     if weights is not None and not Path(weights).is_file():
         raise InputError(f"no such weights file: {weights}")
-    module = format_module(ref.format)
     if not hasattr(module, "open_source"):
         raise UnsupportedError(f"{ref.path} is a {ref.format} model: edgekit can inspect and "
                                f"validate it, but not convert from it")

@@ -68,7 +68,7 @@ class Run:
             raise
         handle = replace(handle, precision=step.precision)
         self.handles[step.output_key] = handle
-        self.routes[step.output_key] = self.routes[step.input_key] + [step.converter.tool]
+        self.routes[step.output_key] = self.routes[step.input_key] + [step.converter]
         self.progress(f"      validating {handle.format} ({step.precision}) in its runtime")
         verdict = judge(handle, self.plan.source, self.data, self.reference,
                         PRECISIONS[step.precision].tolerance, self.plan.profile.budgets,
@@ -110,7 +110,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
             calib_preprocess: str | None = None,
             prune: PruneSpec | None = None, labels: tuple[str, ...] = (), bench_runs: int = 50,
-            seed: int = 0,
+            allow_unsafe_code: bool = False, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
@@ -122,7 +122,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     if profile.precision != AUTO and PRECISIONS[profile.precision].needs_calibration \
             and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
-    source = open_model(model, Path(weights) if weights else None, input_shapes)
+    source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
     if prune is not None:
         check_pruning(prune, source.format)
     plan = make_plan(source, profile)

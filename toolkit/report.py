@@ -14,7 +14,8 @@ output folder; accuracy_drop is in points, 0..100):
         accuracy_change_points, latency_ms_before/after, speedup, note, fine_tune, path} or null,
   auto (with --precision auto) {format: {chosen, budget_points, float_layers[]{tensor,
         kept_in_float[], median_relative_error}, ranking[], trail[] (every attempt)}} or null,
-  artifacts[]{format, precision, path, size_bytes, size_ratio_fp32, route[], inputs,
+  artifacts[]{format, precision, path, size_bytes, sha256, byte_reproducible (as measured
+              for the converter; the note says why not), size_ratio_fp32, route[], inputs,
               outputs, accuracy, accuracy_drop,
               drift{top1_agreement, top5_agreement, max_abs_error, mean_abs_error, cosine,
                     sqnr_db},
@@ -48,7 +49,7 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: lis
           work: Path, versions: dict, calibration=None, searches: dict | None = None,
           pruning: dict | None = None, source: ModelHandle | None = None,
           timings: dict | None = None) -> dict:
-    """`results`: (step, verdict, route) for each step, in plan order. `source` is the
+    """`results`: (step, verdict, route: the converters that made it) for each step. `source` is the
     user's model when it differs from the plan's (which is then its pruned version)."""
     profile = plan.profile
     source = source or plan.source
@@ -94,19 +95,22 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
         drop = round((source_accuracy - verdict.accuracy) * 100, 4)
     size = handle.size_bytes()
     fp32_size = fp32_sizes.get(handle.format)
+    reasons = list(dict.fromkeys(c.nondeterminism for c in route if c.nondeterminism))
     return {
         "format": handle.format, "precision": handle.precision,
         "path": str(Path(handle.path).relative_to(work)),
-        "size_bytes": size,
+        "size_bytes": size, "sha256": digest(Path(handle.path)),
+        "byte_reproducible": not reasons,
         "size_ratio_fp32": round(size / fp32_size, 4) if fp32_size and step.precision != "fp32" else None,
-        "route": route,
+        "route": [converter.tool for converter in route],
         "inputs": [s.describe() for s in handle.inputs],
         "outputs": [s.describe() for s in handle.outputs],
         "accuracy": verdict.accuracy, "accuracy_drop": drop,
         "drift": summarize(verdict.drifts),
         "drift_per_output": [d.as_dict() for d in verdict.drifts],
         "passed": verdict.passed, "problems": verdict.problems,
-        "notes": [n for n in (verdict.layout_note, *handle.notes) if n],
+        "notes": [n for n in (verdict.layout_note, *handle.notes) if n]
+        + [f"not byte-reproducible: {reason}" for reason in reasons],
     }
 
 
@@ -138,6 +142,17 @@ def _flag_slow_quantized(rows: list[dict]) -> None:
         if ratio >= 0.95:
             row["notes"].append(f"quantized but not faster than fp32 here: p50 "
                                 f"{row['latency_ms']['p50']:.4g} ms vs {base['latency_ms']['p50']:.4g} ms")
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a model file, or of a folder's files (names and bytes, sorted)."""
+    import hashlib
+    sha = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        sha.update(file.read_bytes())
+    return sha.hexdigest()
 
 
 def summarize(drifts: list[Drift]) -> dict | None:

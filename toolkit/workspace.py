@@ -16,6 +16,16 @@ from .errors import InputError
 MARKER = "report.json"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -47,13 +57,24 @@ class OutputFolder:
             for folder in reversed(missing):
                 folder.mkdir()
                 self._created.append(folder)
-            self.temp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.edgekit-tmp-",
+            self._sweep_abandoned()
+            self.temp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.edgekit-tmp-{os.getpid()}-",
                                               dir=self.final.parent))
             self.temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700)
         except OSError as error:
             self._remove_created()
             raise InputError(f"cannot write to {self.final.parent}: {error.strerror}") from None
         return self.temp
+
+    def _sweep_abandoned(self) -> None:
+        """Remove work folders of killed runs (their process is gone) for this --out; a
+        running parallel conversion's folder is left alone."""
+        pattern = f".{self.final.name}.edgekit-*-*"
+        for folder in self.final.parent.glob(pattern):
+            parts = folder.name[len(self.final.name) + 1:].split("-")
+            pid = parts[2] if len(parts) > 2 and parts[1] in ("tmp", "old") else ""
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def commit(self) -> None:
         """Move the finished work into place, replacing an earlier output if there is one."""

@@ -1,0 +1,140 @@
+"""Safe loading, interrupted and killed runs, parallel runs, determinism."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import edgekit
+from conftest import SAMPLES
+from edgekit.cli import cli
+
+EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
+SLOW_CONVERT = [f"{SAMPLES / 'digits_torch.py'}:build", "--weights", str(SAMPLES / "digits_torch.pt"),
+                "--input-shape", "1,1,28,28", "--target", "web", "--eval", str(SAMPLES / "digits_eval.npz")]
+
+
+@pytest.fixture(scope="module")
+def lambda_model(tmp_path_factory):
+    import keras
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, name="code")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
+    path = tmp_path_factory.mktemp("lambda") / "lambda.keras"
+    model.save(path)
+    return path
+
+
+def test_a_lambda_layer_is_refused_unless_the_user_opts_in(lambda_model, tmp_path):
+    refused = CliRunner().invoke(cli, ["convert", str(lambda_model), "-t", "server-cpu", "--out",
+                                       str(tmp_path / "out"), "--bench-runs", "0"])
+    assert refused.exit_code == 1 and "--allow-unsafe-code" in refused.output
+    assert not (tmp_path / "out").exists()
+    accepted = CliRunner().invoke(cli, ["convert", str(lambda_model), "-t", "server-cpu", "--out",
+                                        str(tmp_path / "out"), "--bench-runs", "0", "--allow-unsafe-code"])
+    assert accepted.exit_code == 0, accepted.output
+
+
+class WritesAFile:
+    """Unpickling this would create a file: the proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_never_runs(tiny_torch, tmp_path):
+    import torch
+    marker = tmp_path / "pwned"
+    torch.save({"conv.weight": WritesAFile(marker)}, tmp_path / "evil.pt")
+    for args in (["convert", tiny_torch["spec"], "--weights", str(tmp_path / "evil.pt"),
+                  "--input-shape", "1,3,8,8"],  # as a state_dict (weights_only=True refuses it)
+                 ["convert", str(tmp_path / "evil.pt")]):  # as a model file (never unpickled)
+        result = CliRunner().invoke(cli, args + ["-t", "server-cpu", "--out", str(tmp_path / "out")])
+        assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+    assert not marker.exists()
+
+
+def previous_output(tmp_path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text('{"previous": true}')
+    return out
+
+
+def wait_for_work_folder(parent: Path, timeout: float = 60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(p.name.startswith(".out.edgekit-tmp-") for p in parent.iterdir()):
+            time.sleep(3)  # well into the conversion
+            return
+        time.sleep(0.1)
+    raise AssertionError("the conversion never started")
+
+
+@pytest.mark.slow
+def test_sigint_exits_130_and_keeps_the_previous_output(tmp_path):
+    out = previous_output(tmp_path)
+    process = subprocess.Popen([EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_work_folder(tmp_path)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert [line for line in stderr.splitlines() if line.startswith("Error: ")] == \
+        ["Error: interrupted; the output folder was left as it was"]
+    assert (out / "report.json").read_text() == '{"previous": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.slow
+def test_sigkill_keeps_the_previous_output_and_the_next_run_cleans_up(tmp_path):
+    out = previous_output(tmp_path)
+    process = subprocess.Popen([EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_work_folder(tmp_path)
+    process.kill()
+    process.wait()
+    assert (out / "report.json").read_text() == '{"previous": true}'
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
+    assert leftovers and all(".edgekit-tmp-" in name for name in leftovers)
+    result = CliRunner().invoke(cli, ["convert", str(SAMPLES / "digits_keras.keras"), "-t", "server-cpu",
+                                      "--out", str(out), "--bench-runs", "0"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the dead run's folder is gone
+
+
+@pytest.mark.slow
+def test_parallel_runs_do_not_trample_each_other(tmp_path):
+    runs = {target: subprocess.Popen([EDGEKIT, "convert", str(SAMPLES / "digits_keras.keras"), "-t", target,
+                                      "--eval", str(SAMPLES / "digits_eval.npz"), "--out",
+                                      str(tmp_path / target), "--bench-runs", "5"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for target in ("android", "web", "server-cpu")}
+    for target, process in runs.items():
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        report = json.loads((tmp_path / target / "report.json").read_text())
+        assert report["target"] == target and report["passed"]
+        assert all((tmp_path / target / a["path"]).exists() for a in report["artifacts"])
+
+
+def test_two_runs_give_the_same_drift_figures_and_the_bytes_they_promise(tiny_keras, tmp_path):
+    reports = [edgekit.convert(str(tiny_keras), "android", tmp_path / f"run{i}",
+                               formats=("tflite", "onnx", "tfjs"), precision="int8-dynamic",
+                               bench_runs=0).report for i in range(2)]
+    first, second = ([(a["path"], a["drift_per_output"], a["accuracy"], a["sha256"], a["byte_reproducible"])
+                      for a in r["artifacts"]] for r in reports)
+    assert [f[:3] for f in first] == [s[:3] for s in second]
+    for one, two in zip(first, second):
+        if one[4]:  # a converter that promises identical bytes keeps its promise
+            assert one[3] == two[3], one[0]
+    assert not dict((f[0].split("/")[0][3:], f[4]) for f in first)["tfjs_int8-dynamic"]
+    assert reports[0]["data"]["seed"] == reports[1]["data"]["seed"] == 0
