@@ -126,3 +126,30 @@ def route(source: str, dest: str) -> list[Converter]:
         chain.append(previous[dest])
         dest = previous[dest].source
     return chain[::-1]
+
+
+MAX_ROUTE_LENGTH = 4
+
+
+def routes(source: str, dest: str, precision: str = "fp32") -> list[list[Converter]]:
+    """Every chain from `source` to `dest` that ends producing `precision` (fp32 steps, then
+    a converter or quantizer that can produce it), shortest first: the first is the plan's
+    route, the others its fallbacks."""
+    table = list(converters().values())
+    found: list[list[Converter]] = []
+
+    def walk(fmt: str, chain: list[Converter], seen: set[str]) -> None:
+        if fmt == dest and chain and precision in chain[-1].precisions:
+            found.append(list(chain))
+        if len(chain) >= MAX_ROUTE_LENGTH:
+            return
+        for converter in table:
+            if converter.source == fmt and converter.dest not in seen:
+                walk(converter.dest, chain + [converter], seen | {converter.dest})
+
+    walk(source, [], {source})
+    quantizer = quantizers().get(dest)
+    if precision != "fp32" and quantizer is not None and precision in quantizer.precisions:
+        fp32 = [] if source == dest else [c for c in routes(source, dest) if c]
+        found += [chain + [quantizer] for chain in fp32] or [[quantizer]]
+    return sorted(found, key=len)

@@ -13,7 +13,8 @@ from pathlib import Path
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .data import load_eval, random_inputs
 from .drift import accuracy
-from .errors import EdgekitError, InputError, first_line
+from .errors import ConversionError, EdgekitError, InputError, first_line
+from .fallback import secure
 from .tensors import feed_for
 from .loading import open_model
 from .plan import AUTO, Plan, Step, check_profile, make_plan
@@ -54,7 +55,9 @@ class Run:
             if original_accuracy is None else original_accuracy
         self.handles = {(source.format, "fp32"): source}
         self.routes: dict = {(source.format, "fp32"): []}
-        self.results: list[tuple[Step, Verdict, list[str]]] = []
+        self.results: list[tuple[Step, Verdict, list]] = []
+        self.failures: dict = {}  # output key -> (route tools, why) for steps that failed
+        self.rejected: dict = {}  # output key -> routes rejected before the one that worked
 
     def produce(self, step: Step, float_nodes: tuple[str, ...] = ()) -> Verdict:
         self.progress(f"[{step.index}] {step.name}")
@@ -76,6 +79,22 @@ class Run:
         self.results.append((step, verdict, self.routes[step.output_key]))
         return verdict
 
+    def attempt(self, step: Step) -> None:
+        """Produce a planned step; a failure is recorded (a fallback route may still
+        succeed) instead of ending the run."""
+        tools = [c.tool for c in self.routes.get(step.input_key, [])] + [step.converter.tool]
+        if step.input_key not in self.handles:
+            self.failures[step.output_key] = (tools, f"its input ({step.input_key[0]}) failed")
+            return
+        try:
+            self.produce(step)
+        except ConversionError as error:
+            self.failures[step.output_key] = (tools, str(error))
+
+    def artifact(self, key):
+        """The (step, verdict, route) of the artifact produced for `key`, if any."""
+        return next((r for r in self.results if r[0].is_artifact and r[0].output_key == key), None)
+
     def produce_chain(self, chain, precision: str, variant: str = "",
                       float_nodes: tuple[str, ...] = ()) -> Verdict:
         """Produce whatever fp32 models `chain` needs that do not exist yet, then its last
@@ -94,7 +113,8 @@ class Run:
         index = next(i for i, (_, v, _) in enumerate(self.results) if v is verdict)
         step, _, _ = self.results.pop(index)
         shutil.rmtree(self.work / step.folder)
-        self.handles.pop(step.output_key, None)
+        if self.handles.get(step.output_key) is verdict.handle:
+            del self.handles[step.output_key]
 
     def mark_artifact(self, verdict: Verdict) -> None:
         for i, (step, v, route) in enumerate(self.results):
@@ -150,16 +170,21 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             plan, pruning = _prune(plan, prune, data, work, seed, progress)
         run = Run(plan, data, work, ctx, progress,
                   pruning["accuracy_before"] if pruning else None)
-        for step in plan.steps:
-            run.produce(step)
         searches = {}
         if profile.precision == AUTO:
             from .auto import search
+            for step in plan.steps:
+                run.produce(step)
             searches = {fmt: search(run, fmt) for fmt in profile.formats}
+        else:
+            for step in plan.steps:
+                run.attempt(step)
+            for fmt in profile.formats:
+                secure(run, fmt, profile.precision)
         shutil.rmtree(ctx.work_dir)
         timings = _bench(run, source, bench_runs, progress) if bench_runs else {}
         report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
-                       calibration, searches, pruning, source, timings)
+                       calibration, searches, pruning, source, timings, run.rejected)
         write(report, work)
         folder.commit()
     return Result(report, folder.final)

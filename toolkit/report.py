@@ -20,6 +20,7 @@ output folder; accuracy_drop is in points, 0..100):
               drift{top1_agreement, top5_agreement, max_abs_error, mean_abs_error, cosine,
                     sqnr_db},
               drift_per_output[], passed, problems[], notes[], speedup_vs_fp32,
+              rejected_routes[]{route[], reason} (tried first, rejected, removed),
               latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
               affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy"),
               estimate{macs, weight_bytes, device, device_basis, device_lower_bound_ms,
@@ -48,7 +49,7 @@ SCHEMA_VERSION = 1
 def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
           work: Path, versions: dict, calibration=None, searches: dict | None = None,
           pruning: dict | None = None, source: ModelHandle | None = None,
-          timings: dict | None = None) -> dict:
+          timings: dict | None = None, rejected: dict | None = None) -> dict:
     """`results`: (step, verdict, route: the converters that made it) for each step. `source` is the
     user's model when it differs from the plan's (which is then its pruned version)."""
     profile = plan.profile
@@ -58,8 +59,9 @@ def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: lis
     timings = timings or {}
     rows = [_artifact(step, verdict, route, source_accuracy, work, fp32_sizes)
             for step, verdict, route in results]
-    for row, (_, verdict, _) in zip(rows, results):
+    for row, (step, verdict, _) in zip(rows, results):
         row.update(_timing(timings.get(str(verdict.handle.path))))
+        row["rejected_routes"] = (rejected or {}).get(step.output_key, []) if step.is_artifact else []
     _flag_slow_quantized(rows)
     artifacts = [row for row, (step, _, _) in zip(rows, results) if step.is_artifact]
     return {
@@ -218,6 +220,8 @@ def markdown(report: dict) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
     for a in report["artifacts"]:
         lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
+        lines += [f"  - rejected route {' -> '.join(r['route'])}: {r['reason']}"
+                  for r in a.get("rejected_routes", [])]
         lines += [f"  - problem: {p}" for p in a["problems"]]
         lines += [f"  - note: {n}" for n in a["notes"]]
     for fmt, search in (report.get("auto") or {}).items():
