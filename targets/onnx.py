@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,20 @@ def _handle_from_session(path: Path, reference: ModelHandle | None) -> ModelHand
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
-    return open_handle(path)
+    """An ONNX source; --input-shape fixes dynamic dimensions (the batch stays dynamic),
+    for converters that need static shapes (onnx2tf is then told with -ois)."""
+    handle = open_handle(path)
+    if not options.input_shapes:
+        return handle
+    if len(options.input_shapes) != len(handle.inputs):
+        raise InputError(f"{path} has {len(handle.inputs)} inputs; give --input-shape once for each")
+    inputs = []
+    for spec, shape in zip(handle.inputs, options.input_shapes):
+        if len(shape) != len(spec.shape) or any(d not in (None, s) for d, s in zip(spec.shape[1:], shape[1:])):
+            raise InputError(f"--input-shape {','.join(map(str, shape))} does not fit input "
+                             f"'{spec.name}' of {path}: {spec.describe()}")
+        inputs.append(replace(spec, shape=(None, *shape[1:])))
+    return replace(handle, inputs=tuple(inputs))
 
 
 def session(path: Path, threads: int | None = None):

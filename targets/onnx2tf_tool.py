@@ -45,8 +45,19 @@ def _run(source: ModelHandle, ctx) -> Path:
     channels_last = [s.name for s in source.inputs if s.layout == "NHWC"]
     if channels_last:
         argv += ["-kat", *channels_last]
+    fixed = _fixed_by_user(source)
+    if fixed:  # dynamic dimensions the user fixed with --input-shape
+        argv += ["-ois", *fixed]
     run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
     return work / "out"
+
+
+def _fixed_by_user(source: ModelHandle) -> list[str]:
+    """`name:1,d1,...` for inputs whose file shape is dynamic but whose handle shape is not."""
+    from .onnx import open_handle
+    in_file = {s.name: s.shape for s in open_handle(source.path).inputs}
+    return [f"{s.name}:1,{','.join(str(d) for d in s.shape[1:])}" for s in source.inputs
+            if None not in s.shape[1:] and None in in_file.get(s.name, ())[1:]]
 
 
 def float32_tflite(folder: Path) -> Path:

@@ -36,8 +36,10 @@ class Converter:
     run: Callable  # (handle, out_dir: Path, ctx: StepContext) -> ModelHandle
     packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
     precisions: tuple[str, ...] = ("fp32",)  # what it can produce (ctx.precision)
-    # why two identical runs give different bytes ("" when they give the same; measured)
+    # why two identical runs give different bytes ("" when they give the same; measured),
+    # and whether that reaches models converted from its output
     nondeterminism: str = ""
+    nondeterminism_propagates: bool = True
 
 
 def copy_converter(fmt: str) -> Converter:

@@ -93,6 +93,7 @@ def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "was
         scratch = Path(scratch)
         request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
                    "result_dir": str(scratch), "inputs": [], "warmup": warmup,
+                   "batch_size": handle.inputs[0].shape[0] if handle.inputs else None,
                    "repeats": repeats, "outputs": output_nodes}
         for i, (spec, node, x) in enumerate(zip(handle.inputs, input_nodes, inputs)):
             array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
@@ -137,16 +138,23 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     hook = PRECISIONS[ctx.precision].hooks["tfjs"]
     target = out_dir / "tfjs"
     try:
-        converter.convert_tf_saved_model(str(source.path), str(target),
+        # strip_debug_ops: Assert, CheckNumerics, Print... have no TF.js kernels and do no
+        # inference work; the converter drops them (listed in the report)
+        converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
                                          quantization_dtype_map=hook(ctx) if hook else None)
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from None
     handle = open_handle(target, source)
     write_metadata(handle, ctx)
+    stripped = _debug_ops(source)
+    if stripped:
+        handle = replace(handle, notes=handle.notes + (
+            f"stripped ops TF.js cannot run and inference does not need: {', '.join(stripped)}",))
     if hook is not None:
-        handle = replace(handle, notes=("weights are quantized for download only; TF.js "
-                                        "de-quantizes them to float32 when the model loads",))
+        handle = replace(handle, notes=handle.notes + (
+            "weights are quantized for download only; TF.js de-quantizes them to float32 when "
+            "the model loads",))
     return handle
 
 
@@ -172,6 +180,15 @@ def write_metadata(handle: ModelHandle, ctx) -> None:
         "labels": labels,
     }
     (Path(handle.path) / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+DEBUG_OPS = {"Assert", "CheckNumerics", "CheckNumericsV2", "Print", "PrintV2"}
+
+
+def _debug_ops(source: ModelHandle) -> list[str]:
+    """Debug ops in a SavedModel's serving graph (the converter strips them)."""
+    from .savedmodel import op_counts
+    return sorted(op for op in op_counts(source) if op in DEBUG_OPS)
 
 
 CONVERTERS = (

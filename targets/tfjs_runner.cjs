@@ -1,6 +1,7 @@
 // Runs a TF.js graph model in Node.js for edgekit: node tfjs_runner.cjs REQUEST.json
 // REQUEST: {model_dir, backend, inputs: [{name, shape, dtype, file}], outputs: [name],
-//           result_dir, warmup?, repeats?} (repeats > 0: also time that many runs). Inputs and outputs are raw little-endian arrays; the result
+//           result_dir, batch_size?, warmup?, repeats?} (repeats > 0: also time that many
+//           runs; batch_size: the model's fixed batch, inputs are fed in slices of it). Inputs and outputs are raw little-endian arrays; the result
 // (output shapes/dtypes/files and timings) is printed as one JSON line on stdout.
 // No tfjs-node (its install downloads libtensorflow): a small IOHandler reads the files.
 const fs = require('fs');
@@ -32,6 +33,27 @@ function fileHandler(modelDir) {
   };
 }
 
+// A model with a fixed batch (e.g. converted through onnx2tf with static shapes) takes
+// `batchSize` samples at a time: run slices and concatenate the outputs.
+async function runInBatches(model, feed, outputNames, batchSize) {
+  const total = Object.values(feed)[0].shape[0];
+  if (!batchSize || batchSize >= total) {
+    const result = await model.executeAsync(feed, outputNames);
+    return Array.isArray(result) ? result : [result];
+  }
+  const parts = [];
+  for (let start = 0; start < total; start += batchSize) {
+    const slice = {};
+    for (const [name, tensor] of Object.entries(feed)) {
+      slice[name] = tensor.slice(start, Math.min(batchSize, total - start));
+    }
+    const result = await model.executeAsync(slice, outputNames);
+    parts.push(Array.isArray(result) ? result : [result]);
+    tf.dispose(Object.values(slice));
+  }
+  return parts[0].map((_, i) => tf.concat(parts.map((p) => p[i]), 0));
+}
+
 async function main() {
   const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   await tf.setBackend(request.backend || 'wasm');
@@ -47,9 +69,8 @@ async function main() {
     feed[input.name] = tf.tensor(values, input.shape, input.dtype);
   }
   const runStarted = Date.now();
-  let outputs = await model.executeAsync(feed, request.outputs);
-  if (!Array.isArray(outputs)) outputs = [outputs];
-  // Benchmark mode: warm-up, then timed runs, each waiting for its results.
+  let outputs = await runInBatches(model, feed, request.outputs, request.batch_size);
+  // Benchmark mode: warm-up, then timed runs (one sample), each waiting for its results.
   const times = [];
   for (let i = 0; i < (request.warmup || 0) + (request.repeats || 0); i++) {
     const started = process.hrtime.bigint();

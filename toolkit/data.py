@@ -19,6 +19,7 @@ from .model import ModelHandle
 from .tensors import TensorSpec, flip_layout, shape_matches, to_layout, transposed_shape
 
 RANDOM_SAMPLES = 64
+DYNAMIC_DIM = 32  # for a dynamic (non-batch) dimension when inputs are random
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,17 @@ def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES)
     """Seeded inputs: uniform 0..1 floats; 0/1 for integer inputs (valid as token ids,
     masks and indices alike, since the valid range of an id is not recorded anywhere)."""
     rng = np.random.default_rng(seed)
-    inputs = []
+    inputs, notes = [], []
     for spec in source.inputs:
-        shape = (samples, *[1 if d is None else d for d in spec.shape[1:]])
+        shape = (samples, *[DYNAMIC_DIM if d is None else d for d in spec.shape[1:]])
+        if None in spec.shape[1:]:
+            notes.append(f"input '{spec.name}' has dynamic dimensions; random inputs use "
+                         f"{DYNAMIC_DIM} for them (give --eval data or --input-shape)")
         if np.issubdtype(np.dtype(spec.dtype), np.integer):
             inputs.append(rng.integers(0, 2, shape).astype(spec.dtype))
         else:
             inputs.append(rng.random(shape, dtype=np.float32).astype(spec.dtype))
-    return Dataset(inputs, None, "random", seed=seed)
+    return Dataset(inputs, None, "random", seed=seed, notes=tuple(notes))
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:

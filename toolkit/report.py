@@ -97,7 +97,8 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
         drop = round((source_accuracy - verdict.accuracy) * 100, 4)
     size = handle.size_bytes()
     fp32_size = fp32_sizes.get(handle.format)
-    reasons = list(dict.fromkeys(c.nondeterminism for c in route if c.nondeterminism))
+    reasons = list(dict.fromkeys(c.nondeterminism for c in route if c.nondeterminism and (
+        c is route[-1] or c.nondeterminism_propagates)))
     return {
         "format": handle.format, "precision": handle.precision,
         "path": str(Path(handle.path).relative_to(work)),

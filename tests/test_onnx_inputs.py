@@ -1,0 +1,71 @@
+"""ONNX files as other exporters write them: odd names, Constant-node weights, dynamic
+height and width. Each converts to TFLite and TF.js and is proven."""
+import numpy as np
+import pytest
+
+import edgekit
+from edgekit.errors import InputError
+from edgekit.loading import parse_shape
+
+
+@pytest.fixture(scope="module")
+def onnx_variants(tmp_path_factory):
+    import onnx
+    import torch
+    from onnx import helper
+    folder = tmp_path_factory.mktemp("onnx_variants")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.Conv2d(4, 2, 3, padding=1)).eval()
+    example = (torch.zeros(1, 3, 16, 16),)
+    export = dict(input_names=["image"], output_names=["out"], opset_version=17, dynamo=False)
+    torch.onnx.export(model, example, str(folder / "base.onnx"),
+                      dynamic_axes={"image": {0: "n"}, "out": {0: "n"}}, **export)
+    torch.onnx.export(model, example, str(folder / "dynamic_hw.onnx"),
+                      dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "out": {0: "n", 2: "h", 3: "w"}},
+                      **export)
+    odd = onnx.load(str(folder / "base.onnx"))  # names TensorFlow rejects: @, :, spaces
+    renamed = {}
+    for node in odd.graph.node:
+        node.name = node.name.replace("/", "@") + " x:1"
+        for value in node.output:
+            if value != "out":
+                renamed[value] = value.replace("/", "@") + ":odd name"
+    for node in odd.graph.node:
+        node.input[:] = [renamed.get(v, v) for v in node.input]
+        node.output[:] = [renamed.get(v, v) for v in node.output]
+    onnx.save(odd, str(folder / "odd_names.onnx"))
+    constants = onnx.load(str(folder / "base.onnx"))  # weights as Constant nodes
+    nodes = [helper.make_node("Constant", [], [init.name], value=init, name=f"const_{init.name}")
+             for init in constants.graph.initializer] + list(constants.graph.node)
+    del constants.graph.initializer[:]
+    del constants.graph.node[:]
+    constants.graph.node.extend(nodes)
+    onnx.checker.check_model(constants)
+    onnx.save(constants, str(folder / "constant_weights.onnx"))
+    return folder
+
+
+@pytest.mark.parametrize("variant, shapes", [("odd_names", ()), ("constant_weights", ()),
+                                             ("dynamic_hw", (parse_shape("1,3,24,24"),))])
+def test_onnx_variants_convert_to_tflite_and_tfjs(onnx_variants, tmp_path, variant, shapes):
+    path = onnx_variants / f"{variant}.onnx"
+    before = path.read_bytes()
+    result = edgekit.convert(str(path), "android", tmp_path / "out", formats=("tflite", "tfjs"),
+                             precision="fp32", input_shapes=shapes, bench_runs=0)
+    assert result.passed, [a["problems"] for a in result.report["artifacts"]]
+    for artifact in result.report["artifacts"]:
+        assert artifact["drift"]["max_abs_error"] < 1e-4
+    assert path.read_bytes() == before
+
+
+def test_dynamic_dimensions_without_shapes_are_said_plainly(onnx_variants, tmp_path):
+    result = edgekit.convert(str(onnx_variants / "dynamic_hw.onnx"), "server-cpu", tmp_path / "out",
+                             precision="fp32", bench_runs=0)
+    assert any("dynamic dimensions" in note for note in result.report["data"]["notes"])
+
+
+def test_an_input_shape_that_does_not_fit_is_refused(onnx_variants, tmp_path):
+    with pytest.raises(InputError, match="does not fit input 'image'"):
+        edgekit.convert(str(onnx_variants / "base.onnx"), "android", tmp_path / "out",
+                        input_shapes=(parse_shape("1,3,24,24"),))
