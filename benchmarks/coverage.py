@@ -159,6 +159,8 @@ def convert(args: list[str], fmt: str, out: Path) -> dict:
     status = "ok" if artifact["passed"] else "rejected"
     detail = f"max err {drift.get('max_abs_error')}, cosine {drift.get('cosine')}" if artifact["passed"] \
         else "; ".join(artifact["problems"])[:120]
+    if report.get("warnings"):
+        detail += " [outputs constant across inputs: drift check is weak]"
     if artifact.get("rejected_routes"):
         detail += f" (via fallback {' -> '.join(artifact['route'])})"
     return {"status": status, "detail": detail, "seconds": seconds}

@@ -92,3 +92,9 @@ def test_match_order_by_name_then_shape_then_position():
     assert match_order(wanted, anonymous, [(4, 6), (4, 8, 8, 3)]) == [1, 0]  # by shape
     twins = [TensorSpec("p", (None, 5), "float32"), TensorSpec("q", (None, 5), "float32")]
     assert match_order(twins[::-1], [TensorSpec("x", (None, 5), "float32")] * 2, [(2, 5)] * 2) == [0, 1]
+
+
+def test_constant_outputs_are_detected():
+    from edgekit.drift import constant_outputs
+    varying = np.random.default_rng(0).random((8, 10))
+    assert constant_outputs([varying, np.full((8, 10), 0.1)]) == [1]

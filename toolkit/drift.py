@@ -120,3 +120,11 @@ def violations(drifts: list[Drift], tolerance: Tolerance) -> list[str]:
             problems.append(f"output {i}: top-1 agreement {d.top1_agreement:.4f} "
                             f"< {t.min_top1_agreement}")
     return problems
+
+
+def constant_outputs(reference: list[np.ndarray]) -> list[int]:
+    """Outputs that are (nearly) the same for every sample: comparing against them cannot
+    tell a good artifact from a broken one (typical of random weights on random inputs)."""
+    flat = [r.reshape(len(r), -1).astype(np.float64) for r in reference if len(r) > 1]
+    return [i for i, r in enumerate(flat)
+            if float(r.std(0).max()) <= 1e-6 * max(1.0, float(np.abs(r).max()))]

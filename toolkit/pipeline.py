@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .data import load_eval, random_inputs
-from .drift import accuracy
+from .drift import accuracy, constant_outputs
 from .errors import ConversionError, EdgekitError, InputError, first_line
 from .fallback import secure
 from .tensors import feed_for
@@ -51,6 +51,9 @@ class Run:
         source = plan.source
         progress(f"running the reference {source.format} model on {data.samples} samples")
         self.reference = source.runner()(data.inputs)
+        self.warnings = [f"output {i} of the original is the same for every sample: drift "
+                         "figures cannot tell a good artifact from a broken one here; use real "
+                         "--eval data" for i in constant_outputs(self.reference)]
         self.source_accuracy = accuracy(self.reference, data.labels) \
             if original_accuracy is None else original_accuracy
         self.handles = {(source.format, "fp32"): source}
@@ -183,8 +186,11 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
                 secure(run, fmt, profile.precision)
         shutil.rmtree(ctx.work_dir)
         timings = _bench(run, source, bench_runs, progress) if bench_runs else {}
+        for message in run.warnings:
+            warn(message)
         report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
                        calibration, searches, pruning, source, timings, run.rejected)
+        report["warnings"] = run.warnings
         write(report, work)
         folder.commit()
     return Result(report, folder.final)

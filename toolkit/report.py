@@ -28,6 +28,7 @@ output folder; accuracy_drop is in points, 0..100):
               gpu{available, latency_ms | reason} (a separate column: never compared with CPU)},
   intermediates[] (same fields: models built on the way and the fp32 counterparts of
                    quantized artifacts, validated too),
+  warnings[] (e.g. outputs that do not vary, which make drift figures meaningless),
   versions{package: version}, edgekit_version.
 """
 from __future__ import annotations
@@ -252,6 +253,7 @@ def markdown(report: dict) -> str:
         lines += ["", f"Calibration: {calibration['samples']} samples from {calibration['origin']}; "
                   "ranges " + ", ".join(f"{k} {v}" for k, v in calibration["ranges"].items())]
         lines += [f"- warning: {w}" for w in calibration["warnings"]]
+    lines += [f"- warning: {w}" for w in report.get("warnings", [])]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
 
