@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..model import ModelHandle
 from .tools import run_tool
 
@@ -23,16 +25,21 @@ SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
 def convert(source: ModelHandle, ctx) -> Path:
-    """Run onnx2tf once per source model; returns its output folder."""
+    """Run onnx2tf once per source model (its failure too: a fallback route through the
+    same tool would only fail again); returns its output folder."""
     key = ("onnx2tf", str(source.path))
     if key not in ctx.cache:
-        ctx.cache[key] = _run(source, ctx)
+        try:
+            ctx.cache[key] = _run(source, ctx)
+        except ConversionError as error:
+            ctx.cache[key] = error
+    if isinstance(ctx.cache[key], ConversionError):
+        raise ctx.cache[key]
     return ctx.cache[key]
 
 
 def _run(source: ModelHandle, ctx) -> Path:
-    work = Path(ctx.work_dir) / f"onnx2tf-{len(ctx.cache)}"
-    work.mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(prefix="onnx2tf-", dir=ctx.work_dir))
     model = work / "model.onnx"
     shutil.copyfile(source.path, model)
     side_data = Path(str(source.path) + ".data")  # external weights from torch's dynamo exporter

@@ -125,13 +125,14 @@ EVAL_CASES = {
 }
 
 
-@pytest.mark.parametrize("option", ["--eval", "--calib"])
-@pytest.mark.parametrize("case", EVAL_CASES)
+DATA_CASES = [("--eval", case) for case in EVAL_CASES] + \
+    [("--calib", case) for case in EVAL_CASES if not case.startswith("labels")]  # calib has no labels
+
+
+@pytest.mark.parametrize("option, case", DATA_CASES)
 def test_bad_evaluation_and_calibration_data(tmp_path, option, case):
     np.savez(tmp_path / "data.npz", **EVAL_CASES[case])
     extra = ["--precision", "int8", "--eval", SAMPLES / "digits_eval.npz"] if option == "--calib" else []
-    if option == "--calib" and case.startswith("labels"):
-        pytest.skip("calibration ignores labels")
     code, output = run_cli("convert", SAMPLES / "digits_keras.keras", "-t", "android", option,
                            tmp_path / "data.npz", *extra, "--out", tmp_path / "out", "--bench-runs", "0")
     assert_clean_error(code, output, tmp_path / "out")
@@ -164,6 +165,9 @@ def test_undecodable_images_in_a_calibration_folder(tmp_path):
     ["-t", "android", "--input-shape", "1,a"], ["-t", "android", "--input-shape", "0,3"],
     ["-t", "android", "--weights", "missing.pt"], ["-t", "edge-tpu"],
     ["-t", "android", "--eval", "missing.npz"], ["-t", "android", "--prune", "0.5", "--train", "missing.npz"],
+    ["-t", "android", "--calib", "missing_folder/"], ["-t", "android", "--max-drop", "lots"],
+    ["-t", "android", "--calib-preprocess", "size=big", "--precision", "int8", "--calib", "."],
+    ["-t", "android", "--input-shape", "1,28,28,1:complex"],
 ])
 def test_bad_options(tmp_path, args):
     code, output = run_cli("convert", SAMPLES / "digits_keras.keras", *args, "--out", tmp_path / "out")

@@ -7,6 +7,7 @@ Everything happens in a temporary folder moved into place at the end.
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -85,9 +86,12 @@ class Run:
     def attempt(self, step: Step) -> None:
         """Produce a planned step; a failure is recorded (a fallback route may still
         succeed) instead of ending the run."""
-        tools = [c.tool for c in self.routes.get(step.input_key, [])] + [step.converter.tool]
+        before = self.routes.get(step.input_key)
+        tools = ([c.tool for c in before] if before is not None
+                 else self.failures.get(step.input_key, ([], ""))[0]) + [step.converter.tool]
         if step.input_key not in self.handles:
-            self.failures[step.output_key] = (tools, f"its input ({step.input_key[0]}) failed")
+            cause = self.failures.get(step.input_key, (None, "not produced"))[1]
+            self.failures[step.output_key] = (tools, f"its input ({step.input_key[0]}) failed: {cause}")
             return
         try:
             self.produce(step)
@@ -142,6 +146,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     smallest artifact whose accuracy drop stays within `max_drop` points."""
     profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
+    if calib is not None and not Path(calib).exists():
+        raise InputError(f"no such calibration data: {calib}")
     if profile.precision != AUTO and PRECISIONS[profile.precision].needs_calibration \
             and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
@@ -153,6 +159,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         return plan.describe()
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
     calibration = None
+    if calib and not plan.needs_calibration:
+        warn(f"--calib is ignored: {profile.precision} does not calibrate activations")
     if plan.needs_calibration and (calib or data.origin != "random"):
         calibration = load_calibration(source, profile.precision, Path(calib) if calib else None,
                                        data, calib_samples, seed, calib_preprocess)
@@ -162,7 +170,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     protected = tuple(Path(p) for p in (source.path, weights, eval_data, calib,
                                         prune.train if prune else None) if p)
     folder = OutputFolder(out, protected)
-    with folder as work:
+    with folder as work, _paths_as_final(work, folder.final):
         ctx = StepContext(constraints=profile.constraints, calibration=calibration,
                           calib_method=calib_method, work_dir=work / ".scratch",
                           labels=tuple(labels), input_range=data.value_range(),
@@ -194,6 +202,17 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
+
+
+@contextmanager
+def _paths_as_final(work: Path, final: Path):
+    """Errors name files by where they would have been written, not by the temporary
+    folder that is deleted with them."""
+    try:
+        yield
+    except EdgekitError as error:
+        error.args = (str(error).replace(str(work), str(final)),)
+        raise
 
 
 def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
