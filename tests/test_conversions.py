@@ -149,3 +149,19 @@ def test_two_inputs_with_integer_ids_and_two_outputs(tmp_path):
     assert result.report["source"]["inputs"] == ["image: float32[?x3x8x8] NCHW", "ids: int64[?x6]"]
     for artifact in result.report["artifacts"]:
         assert len(artifact["drift_per_output"]) == 2 and artifact["latency_ms"] is not None
+
+
+def test_tfjs_keeps_residual_and_scalar_adds_unfused(tmp_path):
+    """tensorflowjs would fuse these adds into the conv as a 'bias' TF.js cannot run."""
+    import keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3), name="image")
+    conv = keras.layers.Conv2D(3, 3, padding="same", use_bias=False)(inputs)
+    residual = keras.layers.Add()([conv, inputs])  # a rank-4 operand
+    shifted = keras.layers.Conv2D(4, 1, use_bias=False)(residual) + 0.5  # a scalar operand
+    model = keras.Model(inputs, keras.layers.Flatten()(shifted))
+    model.save(tmp_path / "residual.keras")
+    result = edgekit.convert(str(tmp_path / "residual.keras"), "web", tmp_path / "out", precision="fp32",
+                             bench_runs=0)
+    assert_all_close(result)
+    assert not result.report.get("warnings")  # the outputs vary: the check means something
