@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..model import ModelHandle
+from .onnx_normalize import normalize
 from .tools import run_tool
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -45,6 +46,7 @@ def _run(source: ModelHandle, ctx) -> Path:
     side_data = Path(str(source.path) + ".data")  # external weights from torch's dynamo exporter
     if side_data.exists():
         shutil.copyfile(side_data, work / side_data.name)
+    ctx.cache[("onnx2tf-normalized", str(source.path))] = normalize(model)
     np.save(work / SAMPLE_FILE,
             np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
     argv = [sys.executable, "-c", "import onnx2tf; onnx2tf.main()",
@@ -65,6 +67,12 @@ def _fixed_by_user(source: ModelHandle) -> list[str]:
     in_file = {s.name: s.shape for s in open_handle(source.path).inputs}
     return [f"{s.name}:1,{','.join(str(d) for d in s.shape[1:])}" for s in source.inputs
             if None not in s.shape[1:] and None in in_file.get(s.name, ())[1:]]
+
+
+def normalizations(source: ModelHandle, ctx) -> tuple[str, ...]:
+    """What was cleaned up in the working copy onnx2tf read, as report notes."""
+    changes = ctx.cache.get(("onnx2tf-normalized", str(source.path)), [])
+    return tuple(f"before onnx2tf: {change}" for change in changes)
 
 
 def float32_tflite(folder: Path) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     produced = onnx2tf_tool.convert(source, ctx)
     target = out_dir / "saved_model"
     shutil.copytree(produced, target, ignore=shutil.ignore_patterns("*.tflite"))
-    return open_handle(target)
+    handle = open_handle(target)
+    return replace(handle, notes=handle.notes + onnx2tf_tool.normalizations(source, ctx))
 
 
 FINGERPRINT = "fingerprint.pb differs on every save; the graph and weights are identical"

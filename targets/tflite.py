@@ -9,6 +9,7 @@ import contextlib
 import io
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,8 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     produced = onnx2tf_tool.float32_tflite(onnx2tf_tool.convert(source, ctx))
     shutil.copyfile(produced, out_dir / FILE_NAME)
-    return open_handle(out_dir / FILE_NAME, source)
+    handle = open_handle(out_dir / FILE_NAME, source)
+    return replace(handle, notes=handle.notes + onnx2tf_tool.normalizations(source, ctx))
 
 
 def rank_layers(handle: ModelHandle, ctx):

@@ -73,7 +73,9 @@ class Run:
         except EdgekitError:
             shutil.rmtree(self.work / step.folder)  # a search may carry on without it
             raise
-        handle = replace(handle, precision=step.precision)
+        inherited = self.handles[step.input_key].notes  # e.g. clean-ups done on the way
+        handle = replace(handle, precision=step.precision,
+                         notes=tuple(dict.fromkeys(inherited + handle.notes)))
         self.handles[step.output_key] = handle
         self.routes[step.output_key] = self.routes[step.input_key] + [step.converter]
         self.progress(f"      validating {handle.format} ({step.precision}) in its runtime")
