@@ -138,3 +138,43 @@ def test_two_runs_give_the_same_drift_figures_and_the_bytes_they_promise(tiny_ke
             assert one[3] == two[3], one[0]
     assert not dict((f[0].split("/")[0][3:], f[4]) for f in first)["tfjs_int8-dynamic"]
     assert reports[0]["data"]["seed"] == reports[1]["data"]["seed"] == 0
+
+
+def tree_digest(path: Path) -> str:
+    from edgekit.report import digest
+    return digest(Path(path))
+
+
+@pytest.mark.slow
+def test_no_input_file_is_ever_modified(tmp_path, tiny_keras, tiny_onnx, tiny_torch):
+    """Every input format, through conversions to every output format."""
+    import shutil
+
+    import tf_keras
+    import torch
+    module = tiny_torch["module"]()
+    module.load_state_dict(torch.load(tiny_torch["weights"], weights_only=True))
+    example = (torch.zeros(1, 3, 8, 8),)
+    torch.jit.save(torch.jit.trace(module.eval(), example), tmp_path / "script.pt")
+    torch.export.save(torch.export.export(module.eval(), example), tmp_path / "prog.pt2")
+    legacy = tf_keras.Sequential([tf_keras.Input((6,)), tf_keras.layers.Dense(3)])
+    legacy.save(tmp_path / "legacy.h5", save_format="h5")
+    legacy.save(tmp_path / "sm", save_format="tf")
+    shutil.copy(tiny_onnx, tmp_path / "model.onnx")
+    inputs = {
+        "keras": ([str(tiny_keras)], tiny_keras), "h5": ([str(tmp_path / "legacy.h5")], tmp_path / "legacy.h5"),
+        "savedmodel": ([str(tmp_path / "sm")], tmp_path / "sm"),
+        "onnx": ([str(tmp_path / "model.onnx")], tmp_path / "model.onnx"),
+        "torchscript": ([str(tmp_path / "script.pt")], tmp_path / "script.pt"),
+        "pt2": ([str(tmp_path / "prog.pt2")], tmp_path / "prog.pt2"),
+        "factory weights": ([tiny_torch["spec"]], tiny_torch["weights"]),
+    }
+    for name, (args, path) in inputs.items():
+        before = tree_digest(path)
+        extra = ["--input-shape", "1,3,8,8"] if name in ("torchscript", "factory weights") else []
+        extra += ["--weights", str(tiny_torch["weights"])] if name == "factory weights" else []
+        result = CliRunner().invoke(cli, ["convert", *args, *extra, "-t", "android", "--formats",
+                                          "tflite,onnx,tfjs", "--precision", "fp32", "--bench-runs", "0",
+                                          "--out", str(tmp_path / f"out-{name.replace(' ', '_')}")])
+        assert result.exit_code == 0, (name, result.output)
+        assert tree_digest(path) == before, name

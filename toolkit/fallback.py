@@ -12,13 +12,28 @@ from .validate import Verdict
 GROSS_COSINE = 0.9  # below this, the outputs are unrelated to the original's
 
 
-def gross_failure(verdict: Verdict) -> str | None:
-    """Why an artifact is unusable (not merely out of tolerance), or None."""
+def gross_failure(verdict: Verdict, run=None) -> str | None:
+    """Why an artifact is unusable (not merely out of tolerance), or None. For wrong
+    outputs, the per-layer comparison names the first divergent layer when it can."""
     for problem in verdict.problems:
         if problem.startswith("could not run"):
             return problem
     low = [d.cosine for d in verdict.drifts if d.cosine < GROSS_COSINE]
-    return f"outputs unrelated to the original's (cosine {min(low):.3f})" if low else None
+    if not low:
+        return None
+    return f"outputs unrelated to the original's (cosine {min(low):.3f})" + _first_divergent(verdict, run)
+
+
+def _first_divergent(verdict: Verdict, run) -> str:
+    from .layers import layer_report
+    if run is None:
+        return ""
+    try:
+        layers = layer_report(run.plan.source, verdict.handle, run.data, verdict.handle.precision)
+    except Exception:  # the formats cannot expose intermediates: say nothing more
+        return ""
+    divergent = layers["first_divergent"]
+    return f"; first divergent layer: {divergent['layer']}" if divergent else ""
 
 
 def secure(run, fmt: str, precision: str) -> None:
@@ -27,7 +42,7 @@ def secure(run, fmt: str, precision: str) -> None:
     key = (fmt, precision)
     current = run.artifact(key)
     failure = run.failures.get(key)
-    reason = failure[1] if failure else gross_failure(current[1]) if current else "not produced"
+    reason = failure[1] if failure else gross_failure(current[1], run) if current else "not produced"
     if reason is None:
         return
     tried = failure[0] if failure else [c.tool for c in current[2]] if current else []
@@ -41,7 +56,7 @@ def secure(run, fmt: str, precision: str) -> None:
         except ConversionError as error:
             rejected.append({"route": [c.tool for c in chain], "reason": str(error)})
             continue
-        why = gross_failure(verdict)
+        why = gross_failure(verdict, run)
         if why is None:
             if current:
                 run.discard(current[1])

@@ -16,6 +16,10 @@ import numpy as np
 
 from .tensors import NCHW_TO_NHWC, NHWC_TO_NCHW
 
+LAYER_SAMPLES = 16  # per-layer comparison keeps every activation: a few samples suffice
+LAYER_COSINE = {"fp32": 0.9999, "fp16": 0.999}  # quantized precisions: DEFAULT_LAYER_COSINE
+DEFAULT_LAYER_COSINE = 0.98
+
 
 @dataclass(frozen=True)
 class LayerMatch:
@@ -67,3 +71,25 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     both_zero = norms == 0
     cosine = np.where(both_zero, 1.0, (a * b).sum(1) / np.where(both_zero, 1.0, norms))
     return float(cosine.mean())
+
+
+def layer_report(source, handle, data, precision: str) -> dict:
+    """Per-layer drift: each original layer's closest artifact tensor, the first layer from
+    which the artifact stays divergent, and the worst layers."""
+    from .errors import UnsupportedError
+    from .targets.registry import format_module
+    from .tensors import feed_for
+    for fmt in (source.format, handle.format):
+        if not hasattr(format_module(fmt), "intermediates"):
+            raise UnsupportedError(f"--layers cannot read intermediate tensors of {fmt} models "
+                                   "(supported: keras, torch, onnx, tflite)")
+    sample = [x[:LAYER_SAMPLES] for x in data.inputs]
+    feed = feed_for(handle, source, sample)
+    matches = match_layers(format_module(source.format).intermediates(source, sample),
+                           format_module(handle.format).intermediates(handle, feed))
+    threshold = LAYER_COSINE.get(precision, DEFAULT_LAYER_COSINE)
+    divergent = first_divergent(matches, threshold)
+    return {"min_cosine": threshold, "samples": len(sample[0]),
+            "first_divergent": divergent.as_dict() if divergent else None,
+            "worst": [m.as_dict() for m in sorted(matches, key=lambda m: m.cosine)[:5]],
+            "all": [m.as_dict() for m in matches]}

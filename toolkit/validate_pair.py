@@ -13,15 +13,11 @@ from pathlib import Path
 from .data import load_eval, random_inputs
 from .drift import accuracy
 from .inspection import open_any
+from .layers import layer_report
 from .profile import Budgets
 from .quantize import PRECISIONS
 from .report import summarize
 from .validate import judge
-
-
-LAYER_SAMPLES = 16  # per-layer comparison keeps every activation: a few samples suffice
-LAYER_COSINE = {"fp32": 0.9999, "fp16": 0.999}  # quantized precisions: DEFAULT_LAYER_COSINE
-DEFAULT_LAYER_COSINE = 0.98
 
 
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
@@ -46,30 +42,7 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
             "format": handle.format, "precision": precision,
             "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed},
             "runs": runs, "passed": all(r["passed"] for r in runs if r["available"]),
-            "layers": _layers(source, handle, data, precision) if layers else None}
-
-
-def _layers(source, handle, data, precision: str) -> dict:
-    """Per-layer drift: each original layer's closest artifact tensor, the first layer from
-    which the artifact stays divergent, and the worst layers."""
-    from .errors import UnsupportedError
-    from .layers import first_divergent, match_layers
-    from .targets.registry import format_module
-    from .tensors import feed_for
-    for fmt in (source.format, handle.format):
-        if not hasattr(format_module(fmt), "intermediates"):
-            raise UnsupportedError(f"--layers cannot read intermediate tensors of {fmt} models "
-                                   "(supported: keras, torch, onnx, tflite)")
-    sample = [x[:LAYER_SAMPLES] for x in data.inputs]
-    feed = feed_for(handle, source, sample)
-    matches = match_layers(format_module(source.format).intermediates(source, sample),
-                           format_module(handle.format).intermediates(handle, feed))
-    threshold = LAYER_COSINE.get(precision, DEFAULT_LAYER_COSINE)
-    divergent = first_divergent(matches, threshold)
-    return {"min_cosine": threshold, "samples": len(sample[0]),
-            "first_divergent": divergent.as_dict() if divergent else None,
-            "worst": [m.as_dict() for m in sorted(matches, key=lambda m: m.cosine)[:5]],
-            "all": [m.as_dict() for m in matches]}
+            "layers": layer_report(source, handle, data, precision) if layers else None}
 
 
 def _recorded_precision(path: Path) -> str | None:
