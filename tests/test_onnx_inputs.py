@@ -73,3 +73,12 @@ def test_an_input_shape_that_does_not_fit_is_refused(onnx_variants, tmp_path):
     with pytest.raises(InputError, match="does not fit input 'image'"):
         edgekit.convert(str(onnx_variants / "base.onnx"), "android", tmp_path / "out",
                         input_shapes=(parse_shape("1,3,24,24"),))
+
+
+def test_dynamic_dimensions_are_fixed_from_the_evaluation_data(onnx_variants, tmp_path):
+    np.savez(tmp_path / "eval.npz", x=np.random.default_rng(0).random((4, 3, 20, 20), dtype=np.float32))
+    result = edgekit.convert(str(onnx_variants / "dynamic_hw.onnx"), "android", tmp_path / "out",
+                             eval_data=tmp_path / "eval.npz", precision="fp32", bench_runs=0)
+    artifact, = result.report["artifacts"]
+    assert artifact["passed"] and "20x20" in artifact["inputs"][0]
+    assert any("fixed from the evaluation data: image 3x20x20" in n for n in artifact["notes"])

@@ -160,6 +160,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     if dry_run:
         return plan.describe()
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
+    source = _static_from_data(source, data)
+    plan = replace(plan, source=source)
     calibration = None
     if calib and not plan.needs_calibration:
         warn(f"--calib is ignored: {profile.precision} does not calibrate activations")
@@ -204,6 +206,19 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
+
+
+def _static_from_data(source, data):
+    """Dynamic (non-batch) input dimensions fixed from the evaluation data, for converters
+    that need static shapes (onnx2tf gets them as -ois); the batch stays dynamic."""
+    if data.origin == "random" or all(None not in s.shape[1:] for s in source.inputs):
+        return source
+    inputs = tuple(replace(s, shape=(None, *x.shape[1:])) if None in s.shape[1:] else s
+                   for s, x in zip(source.inputs, data.inputs))
+    fixed = ", ".join(f"{s.name} {'x'.join(map(str, s.shape[1:]))}"
+                      for s, old in zip(inputs, source.inputs) if s != old)
+    return replace(source, inputs=inputs,
+                   notes=source.notes + (f"dynamic input dimensions fixed from the evaluation data: {fixed}",))
 
 
 @contextmanager
