@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import edgekit
-from conftest import REPO  # noqa: F401  (keeps the conftest import explicit)
 from edgekit.inspection import describe, open_any
 
 

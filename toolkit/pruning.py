@@ -12,7 +12,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from .errors import InputError, UnsupportedError
 from .model import ModelHandle
@@ -54,8 +53,8 @@ def prune_source(source: ModelHandle, spec: PruneSpec, out_dir: Path, seed: int)
     method = methods()[spec.method]
     model = framework.editable_copy(source)
     params_before = framework.parameter_count(model)
-    _, example = framework.module_and_example(source) if hasattr(framework, "module_and_example") \
-        else (None, None)
+    # tracing pruners (torch-pruning) need an example input; Keras masks do not
+    example = framework.module_and_example(source)[1] if hasattr(framework, "module_and_example") else None
     model = method.HOOKS[source.format](model, spec.sparsity, example)
     fine_tuned = None
     if spec.train is not None:
