@@ -103,6 +103,21 @@ def test_garbage_and_misplaced_files(tmp_path, make):
                                 "--out", tmp_path / "out"), tmp_path / "out")
 
 
+@pytest.mark.parametrize("kind, name, says", [
+    ("onnx", "model.tflite", "in ONNX format, not TFLite"),
+    ("keras", "model.onnx", "in Keras format, not ONNX"),
+    ("h5", "model.pt", "in Keras format, not PyTorch"),
+    ("torchscript", "model.onnx", "in TorchScript format, not ONNX"),
+    ("pt2", "model.keras", "in torch.export format, not Keras"),
+    ("onnx", "model.h5", "in ONNX format, not Keras"),
+])
+def test_a_model_under_another_formats_extension(corpus, tmp_path, kind, name, says):
+    (tmp_path / name).write_bytes(Path(corpus[kind]).read_bytes())
+    code, output = run_cli("convert", tmp_path / name, "-t", "android", "--out", tmp_path / "out")
+    assert_clean_error(code, output, tmp_path / "out")
+    assert says in output and "rename it" in output
+
+
 def test_a_saved_model_folder_with_a_broken_pb(tmp_path):
     (tmp_path / "sm").mkdir()
     (tmp_path / "sm" / "saved_model.pb").write_bytes(os.urandom(300))

@@ -71,13 +71,31 @@ def test_zip_based_formats_are_told_apart_by_content(tmp_path, names, fmt):
     assert detect(str(_zip(tmp_path / "model.bin", names))).format == fmt
 
 
-def test_content_wins_over_the_extension(tmp_path):
-    tflite = tmp_path / "model.onnx"
+def test_content_decides_when_the_extension_promises_nothing(tmp_path):
+    tflite = tmp_path / "model.bin"
     tflite.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
     assert detect(str(tflite)).format == "tflite"
-    h5 = tmp_path / "model.tflite"
+    h5 = tmp_path / "model"
     h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
     assert detect(str(h5)).format == "keras"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("model.onnx", b"\x1c\x00\x00\x00TFL3" + bytes(64), "holds a model in TFLite format, not ONNX.*model.tflite"),
+    ("model.tflite", b"\x89HDF\r\n\x1a\n" + bytes(64), "holds a model in Keras format, not TFLite.*model.h5"),
+    ("model.pt", b"\x89HDF\r\n\x1a\n" + bytes(64), "Keras format, not PyTorch"),
+])
+def test_an_extension_that_contradicts_the_content_is_refused(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        detect(str(tmp_path / name))
+
+
+def test_the_extension_check_ignores_case_and_accepts_both_pytorch_containers(tmp_path):
+    (tmp_path / "MODEL.TFLITE").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    assert detect(str(tmp_path / "MODEL.TFLITE")).format == "tflite"
+    exported = _zip(tmp_path / "model.pt", ["m/archive_format", "m/models/model.json"])
+    assert detect(str(exported)).format == "torch"
 
 
 @pytest.mark.parametrize("make, message", [

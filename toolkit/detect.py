@@ -1,4 +1,4 @@
-"""Which format a model path holds, judged by its content rather than its extension."""
+"""Which format a model path holds, judged by its content; a known extension must agree."""
 from __future__ import annotations
 
 import zipfile
@@ -9,6 +9,20 @@ from .errors import InputError
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8
+
+# What a model file's extension promises. The content decides the format, but when a known
+# extension promises another one the file is refused: an ONNX model named .tflite is almost
+# always the wrong file (a stale artifact picked up by a CI step, a copy-paste slip), and
+# converting it silently would ship a model nobody asked for. Other extensions (.bin, none)
+# are judged by content alone.
+EXTENSION_PROMISES = {  # extension -> (what it promises, formats that keep the promise)
+    ".keras": ("Keras", {"keras"}), ".h5": ("Keras", {"keras"}), ".hdf5": ("Keras", {"keras"}),
+    ".onnx": ("ONNX", {"onnx"}), ".tflite": ("TFLite", {"tflite"}),
+    ".pt": ("PyTorch", {"torchscript", "torch"}), ".pt2": ("PyTorch", {"torchscript", "torch"}),
+    ".pth": ("PyTorch", {"torchscript", "torch"}),
+}
+FORMAT_NAMES = {"keras": ("Keras", ".keras"), "onnx": ("ONNX", ".onnx"), "tflite": ("TFLite", ".tflite"),
+                "torchscript": ("TorchScript", ".pt"), "torch": ("torch.export", ".pt2")}
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,23 @@ def detect(spec: str) -> ModelRef:
         return ModelRef(path, "torch", factory)
     if path.is_dir():
         return ModelRef(path, _directory_format(path))
-    return ModelRef(path, _file_format(path))
+    return ModelRef(path, _checked_against_extension(path, _file_format(path)))
+
+
+def _checked_against_extension(path: Path, fmt: str) -> str:
+    promised, keeping = EXTENSION_PROMISES.get(path.suffix.lower(), (None, {fmt}))
+    if fmt in keeping:
+        return fmt
+    name, suffix = FORMAT_NAMES[fmt]
+    suffix = ".h5" if fmt == "keras" and _is_hdf5(path) else suffix
+    raise InputError(f"{path} holds a model in {name} format, not {promised} as its extension "
+                     f"says; check that this is the file you meant (if it is, rename it "
+                     f"to {path.with_suffix(suffix).name})")
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(HDF5_MAGIC)) == HDF5_MAGIC
 
 
 def _is_factory_spec(spec: str) -> bool:
