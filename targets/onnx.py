@@ -12,6 +12,7 @@ from ..errors import ConversionError, InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from .batching import batch_size, in_batches
+from .quiet import silenced
 from .registry import Converter
 from .tools import run_tool
 
@@ -139,15 +140,16 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     axes = {name: {0: "batch"} for name in input_names + output_names}
     program = torch_format.exported_program(source)
     try:
-        if program is not None:  # a torch.export program: only the dynamo exporter takes it
-            torch.onnx.export(program, (), str(out_dir / FILE_NAME), input_names=input_names,
-                              output_names=output_names, dynamo=True, external_data=False)
-        else:
-            # The TorchScript-based exporter: it handles scripted modules as well, is fast,
-            # and keeps the weights inside the file.
-            torch.onnx.export(module, example, str(out_dir / FILE_NAME), input_names=input_names,
-                              output_names=output_names, dynamic_axes=axes,
-                              opset_version=OPSET, dynamo=False)
+        with silenced():  # exporter warnings (torchvision ops skipped, pytree deprecations)
+            if program is not None:  # a torch.export program: only the dynamo exporter takes it
+                torch.onnx.export(program, (), str(out_dir / FILE_NAME), input_names=input_names,
+                                  output_names=output_names, dynamo=True, external_data=False)
+            else:
+                # The TorchScript-based exporter: it handles scripted modules as well, is fast,
+                # and keeps the weights inside the file.
+                torch.onnx.export(module, example, str(out_dir / FILE_NAME), input_names=input_names,
+                                  output_names=output_names, dynamic_axes=axes,
+                                  opset_version=OPSET, dynamo=False)
     except Exception as error:
         raise ConversionError("torch -> onnx (torch.onnx.export)", str(source.path),
                               first_line(error)) from None
@@ -167,7 +169,10 @@ def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     from ..quantize import PRECISIONS
     target = out_dir / FILE_NAME
     try:
-        PRECISIONS[ctx.precision].hooks["onnx"](Path(source.path), target, ctx, source)
+        # It logs "consider pre-processing" to the root logger even where pre-processing was
+        # measured to change nothing (int8-dynamic; int8 runs quant_pre_process itself).
+        with silenced():
+            PRECISIONS[ctx.precision].hooks["onnx"](Path(source.path), target, ctx, source)
     except Exception as error:
         raise ConversionError(f"onnx -> onnx {ctx.precision} (onnxruntime.quantization)",
                               str(source.path), first_line(error)) from None

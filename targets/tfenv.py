@@ -1,11 +1,12 @@
 """Importing TensorFlow and its converters the way that works with this stack."""
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import types
 import warnings
+
+from .quiet import silenced
 
 
 def quiet() -> None:
@@ -13,33 +14,12 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@contextlib.contextmanager
-def silenced(fds=(2,)):
-    """Silence file descriptors themselves: TensorFlow's import-time messages (oneDNN, CUDA
-    probing) come from C++ absl logging, which TF_CPP_MIN_LOG_LEVEL no longer reaches, and
-    the quantizer prints its settings from C++ to stdout."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in fds}
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in fds:
-        os.dup2(devnull, fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for fd, copy in saved.items():
-            os.dup2(copy, fd)
-            os.close(copy)
-        os.close(devnull)
-
-
 def tensorflow():
     quiet()
     if "tensorflow" not in sys.modules:
         with silenced():
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+            tf.config.list_physical_devices()  # probes CUDA now: "failed call to cuInit" on CPU hosts
     import tensorflow as tf
     return tf
 

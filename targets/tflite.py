@@ -5,8 +5,6 @@ tflite-runtime; nothing here needs TensorFlow at run time.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from collections import Counter
 from dataclasses import replace
@@ -18,6 +16,7 @@ from ..errors import ConversionError, InputError, MissingDependencyError, first_
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import onnx2tf_tool, tfenv
+from .quiet import silenced
 from .registry import Converter
 
 RUNTIME = "LiteRT interpreter"  # what runs this format's models
@@ -34,7 +33,10 @@ def interpreter(path: Path, threads: int | None = None):
         except ImportError:
             raise MissingDependencyError("a TFLite runtime", "pip install ai-edge-litert") from None
     try:
-        return Interpreter(model_path=str(path), num_threads=threads)
+        with silenced():  # the first allocation logs "INFO: Created ... XNNPACK delegate"
+            loaded = Interpreter(model_path=str(path), num_threads=threads)
+            loaded.allocate_tensors()
+        return loaded
     except Exception as error:
         raise InputError(f"cannot load TFLite model {path}: {first_line(error)}") from None
 
@@ -134,8 +136,11 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     hook = PRECISIONS[ctx.precision].hooks["tflite"]
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
-        flatbuffer = hook(converter, ctx, source) if hook is not None else None
-        flatbuffer = flatbuffer or converter.convert()  # a hook may build the model itself
+        # Calibration prints the quantizer's settings from C++ to stdout and a deprecation
+        # warning to stderr; the converter's errors are in the exception it raises.
+        with silenced():
+            flatbuffer = hook(converter, ctx, source) if hook is not None else None
+            flatbuffer = flatbuffer or converter.convert()  # a hook may build the model itself
     except Exception as error:
         raise ConversionError(f"savedmodel -> tflite ({ctx.precision})", str(source.path),
                               first_line(error)) from None
@@ -146,9 +151,12 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     from . import torch as torch_format
     module, example = torch_format.module_and_example(source)
+    tfenv.tensorflow()  # imported quietly before litert-torch imports it loudly
     try:
-        import litert_torch
-        with contextlib.redirect_stdout(io.StringIO()):  # its progress lines would bury our summary
+        # Its import (torchao's optional kernels) and its conversion (progress lines, torch
+        # deprecation warnings) would bury our summary; its errors are in the exception.
+        with silenced():
+            import litert_torch
             litert_torch.convert(module, example).export(str(out_dir / FILE_NAME))
     except Exception as error:
         raise ConversionError("torch -> tflite (litert-torch)", str(source.path),

@@ -12,6 +12,7 @@ from ..model import ModelHandle
 from ..quantize.int8 import representative_dataset
 from ..quantize.sensitivity import LayerDrift, median_relative_error, worst_first
 from . import tfenv
+from .quiet import silenced
 
 SKIPPED_OPS = {"NumericVerify", "DEQUANTIZE", "QUANTIZE"}
 
@@ -44,7 +45,7 @@ def debugger(handle: ModelHandle, ctx, denylisted_nodes=(), metrics=None):
 
 def selectively_quantized(handle: ModelHandle, ctx) -> bytes:
     """int8 model with ctx.float_nodes (output tensor names) left in float."""
-    with tfenv.silenced((1, 2)):
+    with silenced():
         return debugger(handle, ctx, ctx.float_nodes).get_nondebug_quantized_model()
 
 
@@ -54,7 +55,7 @@ def rank_layers(handle: ModelHandle, ctx) -> list[LayerDrift]:
         return median_relative_error(np.concatenate([np.ravel(a) for a in floats]),
                                      (q - zero_point) * scale)
 
-    with tfenv.silenced((1, 2)):
+    with silenced():
         debug = debugger(handle, ctx, metrics={"median_relative_error": metric})
         debug.run()
     # The debugger has no public graph API: these private members are read, never changed.

@@ -44,8 +44,15 @@ def test_a_range_unlike_the_evaluation_data_is_flagged(tmp_path):
     evaluation = Dataset([smooth_images(20, seed=1)], None, "eval.npz")
     calibration = load_calibration(SOURCE, "int8", tmp_path / "calib.npy", evaluation)
     assert any("differs markedly" in w for w in calibration.warnings)
-    np.save(tmp_path / "good.npy", smooth_images(20, seed=2))
+    np.save(tmp_path / "good.npy", smooth_images(40, seed=2))
     assert not load_calibration(SOURCE, "int8", tmp_path / "good.npy", evaluation).warnings
+
+
+@pytest.mark.parametrize("count, warned", [(1, True), (31, True), (32, False)])
+def test_too_few_samples_are_flagged(tmp_path, count, warned):
+    np.save(tmp_path / "calib.npy", smooth_images(count))
+    warnings = load_calibration(SOURCE, "int8", tmp_path / "calib.npy", None).warnings
+    assert any(f"only {count} sample" in w for w in warnings) == warned, warnings
 
 
 def write_images(folder, count, size=(16, 16), mode="L"):

@@ -26,6 +26,7 @@ def convert_ok(model_args, target, out, *extra) -> dict:
     result = edgekit("convert", *model_args, "--target", target, "--eval", EVAL, "--out", str(out), *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASSED" in result.stdout
+    assert not result.stderr.strip(), result.stderr  # no framework log noise reaches the user
     return json.loads((out / "report.json").read_text())
 
 

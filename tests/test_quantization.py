@@ -79,10 +79,10 @@ def test_int8_calibrated_on_a_folder_of_images(tiny_keras, eval_file, tmp_path):
     from PIL import Image
     folder = tmp_path / "images"
     folder.mkdir()
-    for i, image in enumerate(np.load(eval_file)["x"][:16]):
+    for i, image in enumerate(np.load(eval_file)["x"][:32]):
         Image.fromarray((image * 255).astype(np.uint8), "RGB").save(folder / f"{i}.png")
     result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", eval_data=eval_file,
                              precision="int8", calib=folder)
     assert only_artifact(result)["passed"]
-    assert result.report["calibration"]["origin"] == f"16 images of {folder}"
+    assert result.report["calibration"]["origin"] == f"32 images of {folder}"
     assert not result.report["calibration"]["warnings"]  # same range as the evaluation data

@@ -21,6 +21,7 @@ from .model import ModelHandle
 DEFAULT_SAMPLES = 200
 RANGE_RATIO_LIMIT = 2.0  # span of one set more than 2x the other's: the ranges "differ"
 NOISE_CORRELATION = 0.1  # neighbouring pixels of real images correlate far more than this
+FEW_SAMPLES = 32  # below this, a range is one outlier away from wrong (TFLite suggests 100-500)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def load_calibration(source: ModelHandle, precision: str, calib: Path | None,
         if len(source.inputs) != 1:
             raise InputError("a folder of images calibrates single-input models only")
         inputs = [load_folder(Path(calib), source.inputs[0], Preprocess.parse(preprocess), samples)]
-        origin = f"{len(inputs[0])} images of {calib}"
+        origin = f"{len(inputs[0])} image{'s' * (len(inputs[0]) != 1)} of {calib}"
     elif calib is not None:
         data = load_eval(Path(calib), source)
         inputs, origin = data.inputs, str(calib)
@@ -64,10 +65,17 @@ def load_calibration(source: ModelHandle, precision: str, calib: Path | None,
         raise InputError(missing_message(precision))
     inputs = [x[:samples] for x in inputs]
     ranges = [(float(x.min()), float(x.max())) for x in inputs]
-    warnings = _noise_warnings(inputs, source)
+    warnings = _few_samples_warnings(len(inputs[0])) + _noise_warnings(inputs, source)
     if evaluation is not None and evaluation.origin != "random" and calib is not None:
         warnings += _range_warnings(ranges, evaluation, source)
     return Calibration(inputs, source, origin, ranges, tuple(warnings))
+
+
+def _few_samples_warnings(count: int) -> list[str]:
+    if count >= FEW_SAMPLES:
+        return []
+    return [f"calibration uses only {count} sample{'s' * (count != 1)}: int8 ranges measured on so "
+            f"few rarely cover real inputs; give at least 100 (--calib, or more --eval samples)"]
 
 
 def _noise_warnings(inputs, source) -> list[str]:
