@@ -182,6 +182,8 @@ def test_undecodable_images_in_a_calibration_folder(tmp_path):
     ["-t", "android", "--calib", "missing_folder/"], ["-t", "android", "--max-drop", "lots"],
     ["-t", "android", "--calib-preprocess", "size=big", "--precision", "int8", "--calib", "."],
     ["-t", "android", "--input-shape", "1,28,28,1:complex"],
+    ["-t", "web", "--labels", "zero,one,two"], ["-t", "web", "--labels", "missing_labels.txt"],
+    ["-t", "web", "--labels", "."],
 ])
 def test_bad_options(tmp_path, args):
     code, output = run_cli("convert", SAMPLES / "digits_keras.keras", *args, "--out", tmp_path / "out")

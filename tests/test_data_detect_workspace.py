@@ -7,6 +7,7 @@ import pytest
 from edgekit.data import load_eval, random_inputs
 from edgekit.detect import detect
 from edgekit.errors import InputError
+from edgekit.loading import check_labels, parse_labels
 from edgekit.model import ModelHandle
 from edgekit.tensors import TensorSpec
 from edgekit.workspace import OutputFolder
@@ -117,6 +118,8 @@ def test_directories_and_factory_specs(tmp_path):
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "model.json").write_text("{}")
     assert detect(str(tmp_path / "web")).format == "tfjs"
+    assert detect(str(tmp_path / "web" / "model.json")) == detect(str(tmp_path / "web"))
+    assert detect(str(tmp_path / "sm" / "saved_model.pb")) == detect(str(tmp_path / "sm"))
     (tmp_path / "net.py").write_text("")
     ref = detect(f"{tmp_path / 'net.py'}:build")
     assert (ref.format, ref.factory) == ("torch", "build")
@@ -159,3 +162,17 @@ def test_output_folder_refuses_to_replace_user_files_or_the_input(tmp_path):
         OutputFolder(tmp_path / "mine")
     with pytest.raises(InputError, match="would replace the input"):
         OutputFolder(tmp_path / "models", protected=(tmp_path / "models" / "m.onnx",))
+
+
+def test_labels_come_from_a_list_or_a_file_and_must_fit_the_output(tmp_path):
+    assert parse_labels("cat, dog ,bird") == ("cat", "dog", "bird")
+    (tmp_path / "labels.txt").write_text("a\n\nb\nc\nd\ne\n")
+    five = parse_labels(str(tmp_path / "labels.txt"))
+    assert five == ("a", "b", "c", "d", "e")
+    check_labels(five, NCHW_SOURCE)  # 5 classes: fits
+    with pytest.raises(InputError, match="gives 3 labels but output 'scores' has 5 classes"):
+        check_labels(("a", "b", "c"), NCHW_SOURCE)
+    (tmp_path / "empty.txt").write_text("\n")
+    for bad in (tmp_path / "empty.txt", tmp_path / "missing.txt", tmp_path):
+        with pytest.raises(InputError, match="labels file"):
+            parse_labels(str(bad))

@@ -12,15 +12,16 @@ from edgekit.demo import routes
 from edgekit.serve import start, url
 
 SCREENSHOTS = Path(__file__).resolve().parent / "artifacts"
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @pytest.fixture(scope="module")
 def web_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("web") / "out"
     result = edgekit.convert(str(SAMPLES / "digits_keras.keras"), "web", out,
-                             eval_data=SAMPLES / "digits_eval.npz")
+                             eval_data=SAMPLES / "digits_eval.npz", labels=DIGITS)
     model_dir = out / result.report["artifacts"][0]["path"]
-    assert json.loads((model_dir / "edgekit.json").read_text())["labels"][1] == "1"
+    assert json.loads((model_dir / "edgekit.json").read_text())["labels"] == list(DIGITS)
     return model_dir
 
 
@@ -87,7 +88,7 @@ def test_drawing_a_one_in_chromium_predicts_one_on_every_backend(server, chromiu
         page.evaluate("() => window.edgekitDemo.ready")
         draw_one(page)
         page.wait_for_selector("#top3 li")
-        assert page.locator("#top3 li").first.get_attribute("data-label") == "1"
+        assert page.locator("#top3 li").first.get_attribute("data-label") == "one"  # --labels shown
         page.screenshot(path=str(SCREENSHOTS / "demo-drawn-1.png"))
         seen = {}
         for backend in ("webgl", "wasm", "cpu"):
@@ -96,7 +97,7 @@ def test_drawing_a_one_in_chromium_predicts_one_on_every_backend(server, chromiu
                                    f" || document.querySelector('#status').textContent !== ''")
             result = page.evaluate("() => window.edgekitDemo.predict()")
             seen[result["backend"]] = result["label"]
-        assert set(seen.values()) == {"1"}, seen
+        assert set(seen.values()) == {"one"}, seen
         assert "wasm" in seen and "cpu" in seen
 
 

@@ -21,6 +21,7 @@ EXTENSION_PROMISES = {  # extension -> (what it promises, formats that keep the 
     ".pt": ("PyTorch", {"torchscript", "torch"}), ".pt2": ("PyTorch", {"torchscript", "torch"}),
     ".pth": ("PyTorch", {"torchscript", "torch"}),
 }
+FOLDER_FILES = {"model.json": "tfjs", "saved_model.pb": "savedmodel"}  # a file naming its folder
 FORMAT_NAMES = {"keras": ("Keras", ".keras"), "onnx": ("ONNX", ".onnx"), "tflite": ("TFLite", ".tflite"),
                 "torchscript": ("TorchScript", ".pt"), "torch": ("torch.export", ".pt2")}
 
@@ -42,6 +43,8 @@ def detect(spec: str) -> ModelRef:
         return ModelRef(path, "torch", factory)
     if path.is_dir():
         return ModelRef(path, _directory_format(path))
+    if path.name in FOLDER_FILES:  # what TF.js and TensorFlow tools point at: take its folder
+        return ModelRef(path.parent, FOLDER_FILES[path.name])
     return ModelRef(path, _checked_against_extension(path, _file_format(path)))
 
 

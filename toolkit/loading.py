@@ -71,5 +71,21 @@ def parse_labels(text: str | None) -> tuple[str, ...]:
         return ()
     path = Path(text)
     if path.is_file():
-        return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+        labels = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+        if not labels:
+            raise InputError(f"labels file {path} has no labels (expected one per line)")
+        return labels
+    if path.is_dir() or path.suffix == ".txt" or "/" in text:  # meant as a file, and not one
+        raise InputError(f"no such labels file: {text} (give a text file with one label per "
+                         "line, or a comma-separated list)")
     return tuple(label.strip() for label in text.split(","))
+
+
+def check_labels(labels: tuple[str, ...], source: ModelHandle) -> None:
+    """Labels name the classes of the first output, so their count must match it: one label
+    too few shifts every name in the demo by one class."""
+    output = source.outputs[0] if source.outputs else None
+    classes = output.shape[-1] if output is not None and output.shape else None
+    if labels and classes and len(labels) != classes:
+        raise InputError(f"--labels gives {len(labels)} labels but output '{output.name}' has "
+                         f"{classes} classes")

@@ -17,7 +17,7 @@ from .drift import accuracy, constant_outputs
 from .errors import ConversionError, EdgekitError, InputError, first_line
 from .fallback import secure
 from .tensors import feed_for
-from .loading import open_model
+from .loading import check_labels, open_model
 from .plan import AUTO, Plan, Step, check_profile, make_plan
 from .bench import median_latency_ms
 from .profile import get_profile
@@ -154,6 +154,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
     source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
+    check_labels(labels, source)
     if prune is not None:
         check_pruning(prune, source.format)
     plan = make_plan(source, profile)
