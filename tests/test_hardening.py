@@ -80,14 +80,15 @@ def wait_for_work_folder(parent: Path, timeout: float = 60):
 
 
 @pytest.mark.slow
-def test_sigint_exits_130_and_keeps_the_previous_output(tmp_path):
+@pytest.mark.parametrize("sent, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_exits_128_plus_the_signal_and_keeps_the_previous_output(tmp_path, sent, exit_code):
     out = previous_output(tmp_path)
     process = subprocess.Popen([EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_work_folder(tmp_path)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sent)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == exit_code, stderr
     assert [line for line in stderr.splitlines() if line.startswith("Error: ")] == \
         ["Error: interrupted; the output folder was left as it was"]
     assert (out / "report.json").read_text() == '{"previous": true}'

@@ -6,31 +6,49 @@ command imports what it needs inside its body.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 
 import click
 
 from .errors import EdgekitError
 
 EXIT_BUDGET_FAILED = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `timeout`, `docker stop`) unwinds like Ctrl-C: the work
+    folder is removed and --out keeps what it had."""
+    exit_code = 128 + signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 class EdgekitCLI(click.Group):
     """Every user error becomes one `Error: ...` line and exit code 1 (usage errors too)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except (KeyboardInterrupt, click.exceptions.Abort):
+        except (KeyboardInterrupt, click.exceptions.Abort) as error:
+            cause = error.__cause__ if isinstance(error, click.exceptions.Abort) else error
             click.echo("Error: interrupted; the output folder was left as it was", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(getattr(cause, "exit_code", EXIT_INTERRUPTED))
         except click.ClickException as error:
             click.echo(f"Error: {_one_line(error.format_message())}", err=True)
             sys.exit(1)
         except EdgekitError as error:
             click.echo(f"Error: {_one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
+        finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous)
         sys.exit(code if isinstance(code, int) else 0)
 
 
