@@ -96,6 +96,7 @@ def test_empty_files(tmp_path, suffix):
     lambda p: (p / "model.onnx").write_bytes(b"PK\x03\x04" + os.urandom(200)),
     lambda p: (p / "model.onnx").write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(200)),
     lambda p: (p / "model.onnx").write_bytes(b"\x00\x00\x00\x00TFL3" + os.urandom(200)),
+    lambda p: os.mkfifo(p / "model.onnx"),  # a pipe: reading it would block forever
 ])
 def test_garbage_and_misplaced_files(tmp_path, make):
     make(tmp_path)

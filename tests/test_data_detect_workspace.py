@@ -1,4 +1,5 @@
 """Evaluation data, format detection and atomic output folders (no frameworks needed)."""
+import os
 import zipfile
 
 import numpy as np
@@ -127,6 +128,9 @@ def test_directories_and_factory_specs(tmp_path):
         detect(str(tmp_path))
     with pytest.raises(InputError, match="no such file"):
         detect(str(tmp_path / "missing.onnx"))
+    os.mkfifo(tmp_path / "pipe.onnx")  # opening it would block until someone writes
+    with pytest.raises(InputError, match="not a regular file"):
+        detect(str(tmp_path / "pipe.onnx"))
 
 
 def test_output_folder_moves_into_place_only_on_success(tmp_path):

@@ -43,6 +43,8 @@ def detect(spec: str) -> ModelRef:
         return ModelRef(path, "torch", factory)
     if path.is_dir():
         return ModelRef(path, _directory_format(path))
+    if not path.is_file():  # reading a pipe or a device would block or never end
+        raise InputError(f"{path} is not a regular file or folder (a pipe, socket or device)")
     if path.name in FOLDER_FILES:  # what TF.js and TensorFlow tools point at: take its folder
         return ModelRef(path.parent, FOLDER_FILES[path.name])
     return ModelRef(path, _checked_against_extension(path, _file_format(path)))
