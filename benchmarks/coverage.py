@@ -6,7 +6,7 @@ Builds a corpus that needs no download (keras.applications with weights=None, sm
 transformers built from configs, PyTorch models exported to ONNX at several opsets, the
 bundled samples), runs `edgekit convert` on each for TFLite, ONNX and TF.js (fp32, seeded
 random inputs), and prints model x format: ok / rejected (the one-line Error or the failed
-check) / CRASH (a traceback: a bug). Prints, never asserts: this is a sweep, not a test.
+check) / CRASH (a traceback or exit code 70: a bug). Prints, never asserts: this is a sweep, not a test.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from edgekit.cli import EXIT_INTERNAL_ERROR
 
 REPO = Path(__file__).resolve().parent.parent
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
@@ -148,7 +150,7 @@ def convert(args: list[str], fmt: str, out: Path) -> dict:
                              "--precision", "fp32", "--out", str(out), "--bench-runs", "10"],
                             capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    if "Traceback" in result.stderr:
+    if "Traceback" in result.stderr or result.returncode == EXIT_INTERNAL_ERROR:
         return {"status": "CRASH", "detail": result.stderr.strip().splitlines()[-1][:120], "seconds": seconds}
     if result.returncode == 1:
         error = next((l for l in result.stderr.splitlines() if l.startswith("Error: ")), "Error: ?")

@@ -1,6 +1,7 @@
 """ONNX models: converters into ONNX, and onnxruntime as runner."""
 from __future__ import annotations
 
+import shutil
 import sys
 from collections import Counter
 from dataclasses import replace
@@ -28,6 +29,49 @@ def load_proto(path: Path):
         return onnx.load(str(path), load_external_data=False)
     except Exception as error:
         raise InputError(f"cannot load ONNX model {path}: {first_line(error)}") from None
+
+
+def external_data_files(path: Path) -> list[Path]:
+    """Files beside an ONNX model that hold its external weights (models over 2 GB, and
+    torch's dynamo exporter, keep weights outside the .onnx). A location outside the
+    model's folder is refused, as onnxruntime refuses it: a hostile model could name any file.
+    A slim runtime install has no onnx package to read them: there onnxruntime's own check
+    stands, and the .onnx is taken alone."""
+    try:
+        from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+    except ImportError:
+        return []
+    folder = Path(path).parent.resolve()
+    files = set()
+    for tensor in _get_all_tensors(load_proto(path)):  # onnx's own walk: initializers + attributes
+        if not uses_external_data(tensor):
+            continue
+        location = (folder / ExternalDataInfo(tensor).location).resolve()
+        if folder not in location.parents:
+            raise InputError(f"{path} keeps tensor '{tensor.name}' in {location}, outside the "
+                             "model's folder; external weights must sit beside the model")
+        if not location.is_file():
+            raise InputError(f"{path} keeps tensor '{tensor.name}' in {location.name}, which is "
+                             "missing; copy it beside the model")
+        files.add(location)
+    return sorted(files)
+
+
+def model_files(path: Path) -> list[Path]:
+    """The .onnx and its external weight files."""
+    return [Path(path), *external_data_files(path)]
+
+
+def copy_model(path: Path, out_dir: Path, name: str | None = None) -> Path:
+    """The model and its external weight files, copied into out_dir (references are relative)."""
+    target = Path(out_dir) / (name or Path(path).name)
+    shutil.copyfile(path, target)
+    folder = Path(path).parent.resolve()
+    for file in external_data_files(path):
+        copied = Path(out_dir) / file.relative_to(folder)
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, copied)
+    return target
 
 
 def _specs(values, reference_specs=None) -> list[TensorSpec]:
@@ -89,6 +133,7 @@ def _handle_from_session(path: Path, reference: ModelHandle | None) -> ModelHand
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
     """An ONNX source; --input-shape fixes dynamic dimensions (the batch stays dynamic),
     for converters that need static shapes (onnx2tf is then told with -ois)."""
+    external_data_files(path)  # refuses weights outside the folder or missing, before any runtime
     handle = open_handle(path)
     if not options.input_shapes:
         return handle

@@ -10,7 +10,6 @@ One run writes both the SavedModel and the float32 TFLite model; both steps reus
 """
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..model import ModelHandle
+from . import onnx as onnx_format
 from .onnx_normalize import normalize
 from .tools import run_tool
 
@@ -41,11 +41,7 @@ def convert(source: ModelHandle, ctx) -> Path:
 
 def _run(source: ModelHandle, ctx) -> Path:
     work = Path(tempfile.mkdtemp(prefix="onnx2tf-", dir=ctx.work_dir))
-    model = work / "model.onnx"
-    shutil.copyfile(source.path, model)
-    side_data = Path(str(source.path) + ".data")  # external weights from torch's dynamo exporter
-    if side_data.exists():
-        shutil.copyfile(side_data, work / side_data.name)
+    model = onnx_format.copy_model(source.path, work, "model.onnx")  # onnx2tf rewrites its input
     ctx.cache[("onnx2tf-normalized", str(source.path))] = normalize(model)
     np.save(work / SAMPLE_FILE,
             np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))

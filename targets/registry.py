@@ -50,15 +50,15 @@ def copy_converter(fmt: str) -> Converter:
 def _copy(source, out_dir, ctx):
     import shutil
     from pathlib import Path
+    module = format_module(source.format)
     target = out_dir / Path(source.path).name
     if Path(source.path).is_dir():
         shutil.copytree(source.path, target)
+    elif hasattr(module, "copy_model"):  # a format whose model can span several files
+        module.copy_model(source.path, out_dir)
     else:
         shutil.copyfile(source.path, target)
-        side_data = Path(str(source.path) + ".data")  # ONNX external weights
-        if side_data.exists():
-            shutil.copyfile(side_data, out_dir / side_data.name)
-    return format_module(source.format).open_handle(target, source)
+    return module.open_handle(target, source)
 
 
 def format_module(fmt: str) -> ModuleType:

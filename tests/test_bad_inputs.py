@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLES
-from edgekit.cli import cli
+from edgekit.cli import EXIT_INTERNAL_ERROR, cli
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, tiny_onnx, tiny_torch):
@@ -34,7 +34,7 @@ def corpus(tmp_path_factory, tiny_onnx, tiny_torch):
 def run_cli(*args) -> tuple[int, str]:
     result = CliRunner().invoke(cli, [str(a) for a in args])
     crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
-    assert not crashed, f"crash: {result.exception!r}\n{result.output}"
+    assert not crashed and result.exit_code != EXIT_INTERNAL_ERROR, f"crash: {result.output}"
     return result.exit_code, result.output
 
 
@@ -117,6 +117,31 @@ def test_a_model_under_another_formats_extension(corpus, tmp_path, kind, name, s
     code, output = run_cli("convert", tmp_path / name, "-t", "android", "--out", tmp_path / "out")
     assert_clean_error(code, output, tmp_path / "out")
     assert says in output and "rename it" in output
+
+
+def _with_external_weights(model_path, folder, location):
+    import onnx
+    model = onnx.load(str(model_path))
+    onnx.save(model, str(folder / "model.onnx"), save_as_external_data=True, location="w.bin",
+              size_threshold=0)
+    relocated = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    for tensor in relocated.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(relocated, str(folder / "model.onnx"))
+
+
+@pytest.mark.parametrize("location, says", [("../w.bin", "outside the model's folder"),
+                                            ("gone.bin", "which is missing")])
+def test_onnx_external_weights_outside_the_folder_or_missing(corpus, tmp_path, location, says):
+    (tmp_path / "model").mkdir()
+    _with_external_weights(corpus["onnx"], tmp_path / "model", location)
+    (tmp_path / "w.bin").write_bytes((tmp_path / "model" / "w.bin").read_bytes())
+    code, output = run_cli("convert", tmp_path / "model" / "model.onnx", "-t", "android",
+                           "--out", tmp_path / "out")
+    assert_clean_error(code, output, tmp_path / "out")
+    assert says in output
 
 
 def test_a_saved_model_folder_with_a_broken_pb(tmp_path):

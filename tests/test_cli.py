@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -61,6 +62,23 @@ def test_usage_errors_are_one_line_exit_1(run):
     result = run("convert")
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert result.output.startswith("Error: Missing argument")
+
+
+def test_a_bug_is_one_line_with_its_own_exit_code_and_a_saved_traceback(run, monkeypatch, tmp_path):
+    import edgekit.pipeline
+
+    def broken(*args, **kwargs):
+        return {}["a key edgekit forgot"]
+    monkeypatch.setattr(edgekit.pipeline, "convert", broken)
+    monkeypatch.delenv("EDGEKIT_DEBUG", raising=False)
+    result = run("convert", "model.onnx", "-t", "android")
+    assert result.exit_code == 70 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: internal error (KeyError: 'a key edgekit forgot')")
+    saved = Path(result.output.split("report it with ")[1].split(" ")[0])
+    assert "in broken" in saved.read_text() and "KeyError" in saved.read_text()
+    saved.unlink()
+    monkeypatch.setenv("EDGEKIT_DEBUG", "1")  # the developer's way to the traceback
+    assert isinstance(run("convert", "model.onnx", "-t", "android").exception, KeyError)
 
 
 def test_bad_input_shape(run, tmp_path):

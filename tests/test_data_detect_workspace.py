@@ -180,3 +180,29 @@ def test_labels_come_from_a_list_or_a_file_and_must_fit_the_output(tmp_path):
     for bad in (tmp_path / "empty.txt", tmp_path / "missing.txt", tmp_path):
         with pytest.raises(InputError, match="labels file"):
             parse_labels(str(bad))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_python_swallowed_still_stops_the_output_from_being_published(tmp_path):
+    """TensorFlow frees graphs in __del__; Python drops an exception raised there."""
+    import signal
+    import time
+
+    from edgekit import interrupts
+
+    class Collected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler runs (and raises) in here: Python ignores it
+
+    with interrupts.handled():
+        folder = OutputFolder(tmp_path / "out")
+        with pytest.raises(interrupts.Interrupted) as raised:
+            with folder as work:
+                (work / "report.json").write_text("{}")
+                Collected()  # freed at once
+                folder.commit()
+    assert raised.value.exit_code == 130
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    interrupts.check()  # and forgotten: the next command in this process is not interrupted

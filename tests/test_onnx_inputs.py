@@ -43,6 +43,9 @@ def onnx_variants(tmp_path_factory):
     constants.graph.node.extend(nodes)
     onnx.checker.check_model(constants)
     onnx.save(constants, str(folder / "constant_weights.onnx"))
+    (folder / "external").mkdir()  # weights in a side file, as models over 2 GB must keep them
+    onnx.save(onnx.load(str(folder / "base.onnx")), str(folder / "external" / "model.onnx"),
+              save_as_external_data=True, location="weights.bin", size_threshold=0)
     return folder
 
 
@@ -82,3 +85,16 @@ def test_dynamic_dimensions_are_fixed_from_the_evaluation_data(onnx_variants, tm
     artifact, = result.report["artifacts"]
     assert artifact["passed"] and "20x20" in artifact["inputs"][0]
     assert any("fixed from the evaluation data: image 3x20x20" in n for n in artifact["notes"])
+
+
+def test_external_weights_travel_with_the_model(onnx_variants, tmp_path):
+    source = onnx_variants / "external" / "model.onnx"
+    weights = onnx_variants / "external" / "weights.bin"
+    result = edgekit.convert(str(source), "server-cpu", tmp_path / "out", formats=("onnx", "tflite", "tfjs"),
+                             bench_runs=0)
+    assert result.passed, [a["problems"] for a in result.report["artifacts"]]
+    assert result.report["source"]["size_bytes"] == source.stat().st_size + weights.stat().st_size
+    copy = next(a for a in result.report["artifacts"] if a["format"] == "onnx")
+    copied = result.out / copy["path"]
+    assert (copied.parent / "weights.bin").read_bytes() == weights.read_bytes()
+    assert copy["size_bytes"] == result.report["source"]["size_bytes"]

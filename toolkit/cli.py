@@ -6,50 +6,54 @@ command imports what it needs inside its body.
 from __future__ import annotations
 
 import json
-import signal
+import os
 import sys
-import threading
 
 import click
 
+from . import interrupts
 from .errors import EdgekitError
 
 EXIT_BUDGET_FAILED = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a cancelled CI job, `timeout`, `docker stop`) unwinds like Ctrl-C: the work
-    folder is removed and --out keeps what it had."""
-    exit_code = 128 + signal.SIGTERM
-
-
-def _terminate(signum, frame):
-    raise Terminated()
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): tells a bug apart from a user error (1)
 
 
 class EdgekitCLI(click.Group):
-    """Every user error becomes one `Error: ...` line and exit code 1 (usage errors too)."""
+    """Every user error becomes one `Error: ...` line and exit code 1 (usage errors too);
+    Ctrl-C and SIGTERM exit 128 + the signal after cleaning up (see edgekit.interrupts); a
+    bug is one line too, with exit code 70 and its traceback saved to a file."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        on_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with interrupts.handled():
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (KeyboardInterrupt, click.exceptions.Abort) as error:
             cause = error.__cause__ if isinstance(error, click.exceptions.Abort) else error
             click.echo("Error: interrupted; the output folder was left as it was", err=True)
-            sys.exit(getattr(cause, "exit_code", EXIT_INTERRUPTED))
+            sys.exit(getattr(cause, "exit_code", interrupts.EXIT_SIGINT))
         except click.ClickException as error:
             click.echo(f"Error: {_one_line(error.format_message())}", err=True)
             sys.exit(1)
         except EdgekitError as error:
             click.echo(f"Error: {_one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
-        finally:
-            if on_main_thread:
-                signal.signal(signal.SIGTERM, previous)
+        except Exception as error:  # a bug in edgekit, not in the input: its own exit code
+            if os.environ.get("EDGEKIT_DEBUG"):
+                raise
+            click.echo(f"Error: internal error ({type(error).__name__}: {_one_line(str(error))[:200]}); "
+                       f"this is a bug in edgekit: please report it with {_save_traceback()} "
+                       "(EDGEKIT_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL_ERROR)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _save_traceback() -> str:
+    import tempfile
+    import traceback
+    handle, path = tempfile.mkstemp(prefix="edgekit-crash-", suffix=".txt")
+    with os.fdopen(handle, "w") as log:
+        log.write(f"edgekit {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+    return path
 
 
 def _one_line(text: str) -> str:

@@ -35,13 +35,16 @@ class ModelHandle:
     def with_specs(self, inputs, outputs) -> "ModelHandle":
         return replace(self, inputs=tuple(inputs), outputs=tuple(outputs))
 
+    def files(self) -> list[Path]:
+        """Every file the model is made of: a folder's files, a format's side files (ONNX
+        external weights), and a PyTorch state_dict given with --weights."""
+        from .targets.registry import format_module
+        path = Path(self.path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            files = getattr(format_module(self.format), "model_files", lambda single: [single])(path)
+        return files + ([Path(self.weights)] if self.weights else [])
+
     def size_bytes(self) -> int:
-        return path_size(self.path) + (path_size(self.weights) if self.weights else 0)
-
-
-def path_size(path: Path) -> int:
-    """Bytes of a file, or of every file under a directory (SavedModel, TF.js)."""
-    path = Path(path)
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
+        return sum(file.stat().st_size for file in self.files())

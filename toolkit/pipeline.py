@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import interrupts
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .data import load_eval, random_inputs
 from .drift import accuracy, constant_outputs
@@ -64,6 +65,7 @@ class Run:
         self.rejected: dict = {}  # output key -> routes rejected before the one that worked
 
     def produce(self, step: Step, float_nodes: tuple[str, ...] = ()) -> Verdict:
+        interrupts.check()
         self.progress(f"[{step.index}] {step.name}")
         (self.work / step.folder).mkdir()
         self.ctx.precision, self.ctx.float_nodes = step.precision, float_nodes

@@ -103,7 +103,7 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
     return {
         "format": handle.format, "precision": handle.precision,
         "path": str(Path(handle.path).relative_to(work)),
-        "size_bytes": size, "sha256": digest(Path(handle.path)),
+        "size_bytes": size, "sha256": digest(Path(handle.path), handle.files()),
         "byte_reproducible": not reasons,
         "size_ratio_fp32": round(size / fp32_size, 4) if fp32_size and step.precision != "fp32" else None,
         "route": [converter.tool for converter in route],
@@ -148,15 +148,25 @@ def _flag_slow_quantized(rows: list[dict]) -> None:
                                 f"{row['latency_ms']['p50']:.4g} ms vs {base['latency_ms']['p50']:.4g} ms")
 
 
-def digest(path: Path) -> str:
-    """SHA-256 of a model file, or of a folder's files (names and bytes, sorted)."""
+def digest(path: Path, files: list[Path] | None = None) -> str:
+    """SHA-256 of a model: its file or its folder's files, or the `files` it is made of
+    (names relative to the model's folder, and bytes, in order)."""
     import hashlib
     sha = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    base = path if path.is_dir() else path.parent
+    if files is None:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
-        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        sha.update(_name_within(file, base).encode())
         sha.update(file.read_bytes())
     return sha.hexdigest()
+
+
+def _name_within(file: Path, base: Path) -> str:
+    try:
+        return str(file.resolve().relative_to(base.resolve()))
+    except ValueError:  # a --weights file kept elsewhere
+        return file.name
 
 
 def summarize(drifts: list[Drift]) -> dict | None:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from . import interrupts
 from .errors import InputError
 
 MARKER = "report.json"
@@ -78,12 +79,14 @@ class OutputFolder:
 
     def commit(self) -> None:
         """Move the finished work into place, replacing an earlier output if there is one."""
+        interrupts.check()  # an interrupt whose exception Python lost must not publish
         old = None
-        if self.final.exists():
-            old = self.final.with_name(f".{self.final.name}.edgekit-old-{os.getpid()}")
-            os.replace(self.final, old)
-        os.replace(self.temp, self.final)
-        self.temp = None
+        with interrupts.deferred():  # both renames, or neither
+            if self.final.exists():
+                old = self.final.with_name(f".{self.final.name}.edgekit-old-{os.getpid()}")
+                os.replace(self.final, old)
+            os.replace(self.temp, self.final)
+            self.temp = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
