@@ -182,17 +182,30 @@ def test_labels_come_from_a_list_or_a_file_and_must_fit_the_output(tmp_path):
             parse_labels(str(bad))
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_an_interrupt_python_swallowed_still_stops_the_output_from_being_published(tmp_path):
-    """TensorFlow frees graphs in __del__; Python drops an exception raised there."""
+@pytest.fixture
+def signal_dispositions():
+    """Each signal's disposition, restored afterwards: a CI shell may start the tests with
+    SIGINT ignored (a background job), a terminal does not."""
     import signal
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield signal
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_python_swallowed_still_stops_the_output_from_being_published(tmp_path,
+                                                                                   signal_dispositions):
+    """TensorFlow frees graphs in __del__; Python drops an exception raised there."""
     import time
 
     from edgekit import interrupts
+    signal = signal_dispositions
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     class Collected:
         def __del__(self):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.2)  # the handler runs (and raises) in here: Python ignores it
 
     with interrupts.handled():
@@ -202,7 +215,18 @@ def test_an_interrupt_python_swallowed_still_stops_the_output_from_being_publish
                 (work / "report.json").write_text("{}")
                 Collected()  # freed at once
                 folder.commit()
-    assert raised.value.exit_code == 130
+    assert raised.value.exit_code == 143
     assert list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
     interrupts.check()  # and forgotten: the next command in this process is not interrupted
+
+
+def test_a_signal_the_parent_ignores_stays_ignored(signal_dispositions):
+    from edgekit import interrupts
+    signal = signal_dispositions
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for `edgekit ... &` from a script
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with interrupts.handled():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

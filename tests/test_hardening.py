@@ -69,6 +69,12 @@ def previous_output(tmp_path) -> Path:
     return out
 
 
+def as_from_a_terminal():
+    """In the child: Ctrl-C delivered, as in a terminal. A CI shell may have started these
+    tests as a background job, with SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for_work_folder(parent: Path, timeout: float = 60):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -84,7 +90,8 @@ def wait_for_work_folder(parent: Path, timeout: float = 60):
 def test_an_interrupt_exits_128_plus_the_signal_and_keeps_the_previous_output(tmp_path, sent, exit_code):
     out = previous_output(tmp_path)
     process = subprocess.Popen([EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=as_from_a_terminal)
     wait_for_work_folder(tmp_path)
     process.send_signal(sent)
     _, stderr = process.communicate(timeout=120)

@@ -42,13 +42,16 @@ def check() -> None:
 @contextlib.contextmanager
 def handled():
     """Install the handlers for the duration of a command (main thread only: Python
-    delivers signals there, and signal.signal refuses other threads)."""
+    delivers signals there, and signal.signal refuses other threads). A signal the parent
+    chose to ignore stays ignored, as Python itself does: a shell starts background jobs
+    (`edgekit ... &`, nohup) with SIGINT ignored so that Ctrl-C at the prompt spares them."""
     global _received
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received = None
-    previous = {signum: signal.signal(signum, _record_and_raise) for signum in SIGNALS}
+    previous = {signum: signal.signal(signum, _record_and_raise) for signum in SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:
