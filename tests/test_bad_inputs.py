@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -256,14 +254,16 @@ def test_unusable_output_locations(tmp_path, make_out):
 
 
 def test_a_full_disk_is_a_clean_error(tmp_path):
-    """Simulated with a file-size limit: writes past 64 KB fail with EFBIG."""
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+    """Simulated with a file-size limit: writes past 64 KB fail with EFBIG. The limit is set
+    by a small launcher that then execs edgekit (a preexec_fn would fork JAX's threads)."""
+    with_a_full_disk = [sys.executable, "-c", "import os, resource, signal, sys; "
+                        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+                        "resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000)); "
+                        "os.execv(sys.argv[1], sys.argv[1:])"]
     edgekit = Path(sys.executable).with_name("edgekit")
-    result = subprocess.run([str(edgekit), "convert", str(SAMPLES / "digits_keras.keras"), "-t", "server-cpu",
-                             "--out", str(tmp_path / "out"), "--bench-runs", "0"],
-                            capture_output=True, text=True, preexec_fn=limit)
+    result = subprocess.run([*with_a_full_disk, str(edgekit), "convert", str(SAMPLES / "digits_keras.keras"),
+                             "-t", "server-cpu", "--out", str(tmp_path / "out"), "--bench-runs", "0"],
+                            capture_output=True, text=True)
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr

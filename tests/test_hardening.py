@@ -69,10 +69,11 @@ def previous_output(tmp_path) -> Path:
     return out
 
 
-def as_from_a_terminal():
-    """In the child: Ctrl-C delivered, as in a terminal. A CI shell may have started these
-    tests as a background job, with SIGINT ignored, and children inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Ctrl-C delivered, as in a terminal: a CI shell may have started these tests as a
+# background job, with SIGINT ignored, and children inherit that. (A preexec_fn would do it
+# too, but forking a process that runs JAX's threads can deadlock.)
+FROM_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, "
+                   "signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"]
 
 
 def wait_for_work_folder(parent: Path, timeout: float = 60):
@@ -89,9 +90,8 @@ def wait_for_work_folder(parent: Path, timeout: float = 60):
 @pytest.mark.parametrize("sent, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_exits_128_plus_the_signal_and_keeps_the_previous_output(tmp_path, sent, exit_code):
     out = previous_output(tmp_path)
-    process = subprocess.Popen([EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=as_from_a_terminal)
+    process = subprocess.Popen([*FROM_A_TERMINAL, EDGEKIT, "convert", *SLOW_CONVERT, "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_work_folder(tmp_path)
     process.send_signal(sent)
     _, stderr = process.communicate(timeout=120)
