@@ -15,26 +15,21 @@ from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
 from . import tfenv
+from .trust import UNSAFE_FLAG, granted
 from .batching import batch_size, in_batches
 
 RUNTIME = "keras"  # what runs this format's models
 PACKAGES = ("tensorflow", "keras")
 
 
-UNSAFE_FLAG = "--allow-unsafe-code"
-_trusted: set[str] = set()  # files the user opted in for (their Lambda code may run)
-
-
-def trust(path: Path) -> None:
-    """The user's opt-in (--allow-unsafe-code) for this one file."""
-    _trusted.add(str(Path(path).resolve()))
+def load(path: str):
+    return _load(path, safe=not granted(path))  # Lambda layers' code runs only if opted in
 
 
 @lru_cache(maxsize=4)
-def load(path: str):
+def _load(path: str, safe: bool):
     tfenv.tensorflow()  # Keras runs on TensorFlow here; import it quietly first
     import keras
-    safe = str(Path(path).resolve()) not in _trusted
     try:
         return keras.saving.load_model(path, safe_mode=safe, compile=False)
     except Exception as error:  # Keras raises many types for a bad file

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ConversionError, InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
-from . import onnx2tf_tool, tfenv
+from . import onnx2tf_tool, savedmodel_safety, tfenv
 from .batching import batch_size, in_batches
 from .registry import Converter
 
@@ -56,6 +56,7 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
+    savedmodel_safety.check(Path(path))  # before TensorFlow loads (and initializes) it
     return open_handle(path)
 
 

@@ -38,6 +38,58 @@ def test_a_lambda_layer_is_refused_unless_the_user_opts_in(lambda_model, tmp_pat
     accepted = CliRunner().invoke(cli, ["convert", str(lambda_model), "-t", "server-cpu", "--out",
                                         str(tmp_path / "out"), "--bench-runs", "0", "--allow-unsafe-code"])
     assert accepted.exit_code == 0, accepted.output
+    again = CliRunner().invoke(cli, ["inspect", str(lambda_model)])  # same process, no opt-in
+    assert again.exit_code == 1 and "--allow-unsafe-code" in again.output
+
+
+def test_inspect_validate_and_bench_take_the_opt_in_too(lambda_model):
+    for command in (["inspect"], ["bench", "--runs", "2"], ["validate", str(lambda_model)]):
+        refused = CliRunner().invoke(cli, [*command, str(lambda_model)])
+        assert refused.exit_code == 1 and "--allow-unsafe-code" in refused.output, refused.output
+        accepted = CliRunner().invoke(cli, [*command, str(lambda_model), "--allow-unsafe-code"])
+        assert accepted.exit_code == 0, accepted.output
+
+
+def saved_model_writing(folder: Path, marker: Path, where: str) -> Path:
+    """A SavedModel whose graph writes `marker` when run: in its serving function, or in a
+    function it merely carries (a tf.function attribute TensorFlow may call)."""
+    import tensorflow as tf
+
+    class Writer(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.ones((4, 3)))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="x")])
+        def serve(self, x):
+            if where == "serving":
+                tf.io.write_file(str(marker), "code ran")
+            return {"y": tf.matmul(x, self.w)}
+
+    def write():
+        tf.io.write_file(str(marker), "code ran")
+        return tf.constant(0)
+
+    module = Writer()
+    if where == "carried":
+        module.carried = tf.function(write, input_signature=[])
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+    return folder
+
+
+@pytest.mark.parametrize("where", ["serving", "carried"])
+def test_a_saved_model_that_writes_files_is_refused_unless_the_user_opts_in(tmp_path, where):
+    marker = tmp_path / "written"
+    model = saved_model_writing(tmp_path / "sm", marker, where)
+    for command in (["inspect", str(model)], ["convert", str(model), "-t", "server-cpu", "--out",
+                                             str(tmp_path / "out"), "--bench-runs", "0"]):
+        refused = CliRunner().invoke(cli, command)
+        assert refused.exit_code == 1 and "WriteFile writes files" in refused.output, refused.output
+        assert "--allow-unsafe-code" in refused.output
+    assert not marker.exists() and not (tmp_path / "out").exists()
+    accepted = CliRunner().invoke(cli, ["convert", str(model), "-t", "server-cpu", "--out",
+                                        str(tmp_path / "out"), "--bench-runs", "0", "--allow-unsafe-code"])
+    assert accepted.exit_code == 0, accepted.output
+    assert marker.exists() == (where == "serving")  # the opt-in really ran the user's graph
 
 
 class WritesAFile:

@@ -60,6 +60,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+ALLOW_UNSAFE_CODE = click.option(
+    "--allow-unsafe-code", is_flag=True,
+    help="Load a model you trust although it carries code: Keras Lambda layers, SavedModel "
+         "graphs that touch files or Python. Off by default.")
+
+
 def _profile_names() -> list[str]:
     from .targets.profiles import PROFILES
     return list(PROFILES)
@@ -113,8 +119,7 @@ def cli():
               help="Timed runs per artifact on the profile's threads (0: no timing).")
 @click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
               "file with one per line (written to TF.js metadata for the demo).")
-@click.option("--allow-unsafe-code", is_flag=True,
-              help="Let a trusted Keras model's Lambda layers (Python code) load. Off by default.")
+@ALLOW_UNSAFE_CODE
 @click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
@@ -177,15 +182,16 @@ def profiles(as_json):
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224 for models that do not record it.")
+@ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def inspect(model, weights, input_shapes, as_json):
+def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
     """Show MODEL's format, inputs and outputs (shape, dtype, layout), operators and size."""
     from pathlib import Path
 
     from .inspection import as_text, describe, open_any
     from .loading import parse_shape
     handle = open_any(model, Path(weights) if weights else None,
-                      tuple(parse_shape(s) for s in input_shapes))
+                      tuple(parse_shape(s) for s in input_shapes), allow_unsafe_code)
     info = describe(handle)
     click.echo(json.dumps(info, indent=2) if as_json else as_text(info))
     return 0
@@ -201,14 +207,16 @@ def inspect(model, weights, input_shapes, as_json):
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY original.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape of the original when it does not record it.")
+@ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate(original, artifact, eval_data, precision, browser, layers, weights, input_shapes,
-             as_json):
+             allow_unsafe_code, as_json):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL. Exit 2 when it fails."""
     from .loading import parse_shape
     from .validate_pair import as_text, validate_pair
     result = validate_pair(original, artifact, eval_data, weights,
-                           tuple(parse_shape(s) for s in input_shapes), precision, browser, layers)
+                           tuple(parse_shape(s) for s in input_shapes), precision, browser, layers,
+                           allow_unsafe_code=allow_unsafe_code)
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
 
@@ -251,8 +259,9 @@ def demo(artifact, port):
 @click.option("--warmup", default=10, show_default=True, help="Untimed runs first.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape for models that do not record it.")
+@ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def bench(model, target, threads, runs, warmup, input_shapes, as_json):
+def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code, as_json):
     """Time MODEL in its own runtime: p50/p90/p99/min, CV, load time, peak memory.
 
     Needs only the model's runtime (pip install 'edgekit[runtime]' gives numpy, click,
@@ -266,7 +275,8 @@ def bench(model, target, threads, runs, warmup, input_shapes, as_json):
     if threads is None:
         threads = get_profile(target).threads if target else 1
     from .roofline import model_estimate
-    handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes))
+    handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
+                      allow_unsafe_code=allow_unsafe_code)
     result = {"model": model, "format": handle.format, **run_bench(handle, threads, runs, warmup).as_dict(),
               "host": host()}
     result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,

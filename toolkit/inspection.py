@@ -8,13 +8,14 @@ from .loading import open_model
 from .model import ModelHandle
 
 
-def open_any(spec: str, weights: Path | None = None, input_shapes=()) -> ModelHandle:
+def open_any(spec: str, weights: Path | None = None, input_shapes=(),
+             allow_unsafe_code: bool = False) -> ModelHandle:
     """Any model edgekit reads: convertible sources and artifacts (.tflite, TF.js) alike."""
     from .targets.registry import format_module
     ref = detect(spec)
     module = format_module(ref.format)
     if hasattr(module, "open_source"):
-        return open_model(spec, weights, input_shapes)
+        return open_model(spec, weights, input_shapes, allow_unsafe_code)
     return module.open_handle(ref.path)
 
 

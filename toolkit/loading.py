@@ -20,11 +20,11 @@ class SourceOptions:
 def open_model(spec: str, weights: Path | None = None,
                input_shapes: tuple[tuple[int, ...], ...] = (),
                allow_unsafe_code: bool = False) -> ModelHandle:
+    from .targets import trust
     from .targets.registry import format_module
     ref = detect(spec)
     module = format_module(ref.format)
-    if allow_unsafe_code and hasattr(module, "trust"):
-        module.trust(ref.path)
+    trust.decide(ref.path, allow_unsafe_code)
     if weights is not None and ref.factory is None:
         raise InputError("--weights applies to PyTorch models given as FILE.py:FACTORY")
     if weights is not None and not Path(weights).is_file():

@@ -22,10 +22,10 @@ from .validate import judge
 
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
                   precision: str | None = None, browser: bool = False, layers: bool = False,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, allow_unsafe_code: bool = False) -> dict:
     from .targets.registry import format_module
-    source = open_any(original, Path(weights) if weights else None, input_shapes)
-    plain = open_any(artifact)
+    source = open_any(original, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
+    plain = open_any(artifact, allow_unsafe_code=allow_unsafe_code)
     handle = format_module(plain.format).open_handle(plain.path, source)  # layouts vs source
     precision = precision or _recorded_precision(Path(handle.path)) or "fp32"
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
