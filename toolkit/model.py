@@ -40,11 +40,15 @@ class ModelHandle:
         external weights), and a PyTorch state_dict given with --weights."""
         from .targets.registry import format_module
         path = Path(self.path)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-        else:
-            files = getattr(format_module(self.format), "model_files", lambda single: [single])(path)
+        side_files = getattr(format_module(self.format), "model_files", None)
+        files = side_files(path) if side_files and not path.is_dir() else files_of(path)
         return files + ([Path(self.weights)] if self.weights else [])
 
     def size_bytes(self) -> int:
         return sum(file.stat().st_size for file in self.files())
+
+
+def files_of(path: Path) -> list[Path]:
+    """A file, or every file under a folder (SavedModel, TF.js), in a stable order."""
+    path = Path(path)
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -38,6 +38,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .data import Dataset
+from .model import files_of
 from .drift import Drift
 from .host import host
 from .model import ModelHandle
@@ -154,9 +155,7 @@ def digest(path: Path, files: list[Path] | None = None) -> str:
     import hashlib
     sha = hashlib.sha256()
     base = path if path.is_dir() else path.parent
-    if files is None:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
+    for file in files if files is not None else files_of(path):
         sha.update(_name_within(file, base).encode())
         sha.update(file.read_bytes())
     return sha.hexdigest()
