@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import json_shape
 from ..errors import ConversionError, InputError, MissingDependencyError, first_line
+from ..json_shape import Mapping, Optional
+from ..safe_files import regular_file
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import tfenv
@@ -47,41 +50,66 @@ def check_runtime() -> None:
     node_modules()
 
 
+_TENSOR = {"name": Optional(str), "dtype": Optional(str),
+           "tensorShape": Optional({"dim": Optional([{"size": Optional((str, int))}])})}
+MODEL_JSON_SHAPE = {  # the parts of a TF.js graph model's model.json that edgekit reads
+    "modelTopology": Optional({"node": Optional([{"op": str}])}),
+    "weightsManifest": [{"paths": [str]}],
+    "signature": Optional({"inputs": Optional(Mapping(_TENSOR)),
+                           "outputs": Optional(Mapping(_TENSOR))}),
+}
+
+
 def _read_model_json(path: Path) -> dict:
-    try:
-        return json.loads((Path(path) / "model.json").read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read TF.js model {path}: {first_line(error)}") from None
+    """model.json, checked: its shape, and every weight shard it names is a regular file
+    inside the model's folder (the Node runner reads them: no `../elsewhere.bin`, no FIFO)."""
+    folder = Path(path)
+    model = json_shape.load(folder / "model.json", MODEL_JSON_SHAPE, "a TF.js model.json",
+                            inside=folder)
+    for group in model["weightsManifest"]:
+        for shard in group["paths"]:
+            regular_file(Path(shard), inside=folder)
+    return model
 
 
 def _specs(entries: dict, references) -> list[TensorSpec]:
     specs = []
     for i, (key, entry) in enumerate(entries.items()):
-        shape = tuple(None if int(d.get("size", -1)) < 0 else int(d["size"])
-                      for d in entry.get("tensorShape", {}).get("dim", []))
+        shape = tuple(_dimension(d.get("size"), key)
+                      for d in (entry.get("tensorShape") or {}).get("dim") or [])
         layout = infer_layout(shape, references[i]) if references and \
             len(references) == len(entries) else guess_image_layout(shape)
         specs.append(TensorSpec(key, shape, TF_DTYPES.get(entry.get("dtype"), "float32"), layout))
     return specs
 
 
+def _dimension(size, tensor: str) -> int | None:
+    """A tensorShape dim's size (TF.js writes "-1" for a dynamic one) as an int or None."""
+    try:
+        value = int(-1 if size is None else size)
+    except ValueError:
+        raise InputError(f"TF.js model.json: tensor '{tensor}' has a dimension '{size}' that "
+                         "is not an integer") from None
+    return None if value < 0 else value
+
+
 def node_names(handle: ModelHandle) -> tuple[list[str], list[str]]:
     """Graph node names of the signature's inputs and outputs, in the handle's order: what
     TF.js executes by (the handle's tensors carry the signature keys, e.g. `output_0`)."""
-    signature = _read_model_json(handle.path).get("signature", {})
+    signature = _read_model_json(handle.path).get("signature") or {}
 
     def names(entries, specs):
-        return [entries[s.name].get("name", s.name).split(":")[0] for s in specs]
-    return (names(signature.get("inputs", {}), handle.inputs),
-            names(signature.get("outputs", {}), handle.outputs))
+        return [(entries[s.name].get("name") or s.name).split(":")[0] for s in specs]
+    return (names((signature.get("inputs") or {}), handle.inputs),
+            names((signature.get("outputs") or {}), handle.outputs))
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
-    signature = _read_model_json(path).get("signature", {})
+    signature = _read_model_json(path).get("signature") or {}
     return ModelHandle(
         Path(path), "tfjs",
-        tuple(_specs(signature.get("inputs", {}), reference.inputs if reference else None)),
-        tuple(_specs(signature.get("outputs", {}), reference.outputs if reference else None)))
+        tuple(_specs((signature.get("inputs") or {}), reference.inputs if reference else None)),
+        tuple(_specs((signature.get("outputs") or {}), reference.outputs if reference else None)))
 
 
 def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "wasm",
@@ -126,7 +154,7 @@ def time_runs(handle: ModelHandle, inputs, runs: int, warmup: int, threads: int 
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
-    nodes = _read_model_json(handle.path).get("modelTopology", {}).get("node", [])
+    nodes = (_read_model_json(handle.path).get("modelTopology") or {}).get("node") or []
     return dict(Counter(n["op"] for n in nodes if n["op"] not in ("Const", "Placeholder")))
 
 

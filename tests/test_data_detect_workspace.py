@@ -1,6 +1,8 @@
 """Evaluation data, format detection and atomic output folders (no frameworks needed)."""
+import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,22 +152,56 @@ def test_output_folder_moves_into_place_only_on_success(tmp_path):
 def test_output_folder_keeps_the_previous_output_when_a_rerun_fails(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "report.json").write_text("old")
+    old = json.dumps({"files": ["report.json"]})
+    (out / "report.json").write_text(old)
     with pytest.raises(RuntimeError):
         with OutputFolder(out) as work:
             (work / "report.json").write_text("new")
             raise RuntimeError
-    assert (out / "report.json").read_text() == "old"
+    assert (out / "report.json").read_text() == old
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_output_folder_refuses_to_replace_user_files_or_the_input(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
-    with pytest.raises(InputError, match="not an edgekit output"):
+    with pytest.raises(InputError, match="not from an edgekit output"):
         OutputFolder(tmp_path / "mine")
     with pytest.raises(InputError, match="would replace the input"):
         OutputFolder(tmp_path / "models", protected=(tmp_path / "models" / "m.onnx",))
+
+
+def _earlier_output(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    (folder / "report.json").write_text(json.dumps({"files": sorted(files) + ["report.json"]}))
+
+
+def test_an_earlier_output_is_recognised_by_the_files_its_report_lists(tmp_path):
+    out = tmp_path / "out"
+    _earlier_output(out, {"02_tflite/model.tflite": "m", "report.md": "r"})
+    OutputFolder(out)  # exactly what its report lists: may be replaced
+    (out / "thesis.tex").write_text("two years of work")  # added since: not edgekit's
+    with pytest.raises(InputError, match=r"not from an edgekit output \(thesis.tex\)"):
+        OutputFolder(out)
+
+
+@pytest.mark.parametrize("report", ['{"artifacts": []}', "not json", '["files"]',
+                                    '{"files": "report.json"}', '{"files": [1]}'])
+def test_a_file_named_report_json_does_not_make_a_folder_replaceable(tmp_path, report):
+    """A folder that merely holds a report.json (someone's own, or one edgekit did not
+    write) is not an earlier output: replacing it deleted a thesis.tex beside it."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "report.json").write_text(report)
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    with pytest.raises(InputError, match="not from an edgekit output"):
+        OutputFolder(tmp_path / "mine")
+
+
+def test_an_over_long_out_name_is_a_user_error(tmp_path):
+    with pytest.raises(InputError, match="too long"):
+        OutputFolder(tmp_path / ("x" * 240))
 
 
 def test_labels_come_from_a_list_or_a_file_and_must_fit_the_output(tmp_path):

@@ -96,7 +96,7 @@ def cli():
 @click.option("--formats", help="Comma-separated output formats, overriding the profile's (tflite,onnx,tfjs,savedmodel).")
 @click.option("--precision", help="Override the profile's precision: fp32, fp16, int8-dynamic, "
               "int8, int16x8, or auto (most aggressive within --max-drop).")
-@click.option("--max-drop", type=float, metavar="POINTS",
+@click.option("--max-drop", type=click.FloatRange(min=0), metavar="POINTS",
               help="Accuracy budget in points (or top-1 agreement points without labels).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
@@ -108,19 +108,23 @@ def cli():
               help="For an image folder: size=HxW,scale=1/255,mean=..,std=..,channels=rgb|bgr|gray.")
 @click.option("--calib-method", default="minmax", show_default=True, metavar="METHOD",
               help="ONNX static quantization calibration: minmax, entropy or percentile.")
-@click.option("--calib-samples", default=200, show_default=True, help="Most calibration samples used.")
-@click.option("--prune", "prune_sparsity", type=float, metavar="SPARSITY",
+@click.option("--calib-samples", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Most calibration samples used.")
+@click.option("--prune", "prune_sparsity", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              metavar="SPARSITY",
               help="Prune the source model first (e.g. 0.5) in its own framework.")
 @click.option("--prune-method", default="magnitude", show_default=True, metavar="METHOD",
               help="magnitude (zero the smallest weights) or channels (remove channels, PyTorch).")
 @click.option("--train", type=click.Path(), help="Labelled .npz (x, y) to fine-tune after pruning.")
-@click.option("--epochs", default=1, show_default=True, help="Fine-tuning epochs with --train.")
-@click.option("--bench-runs", default=50, show_default=True,
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Fine-tuning epochs with --train.")
+@click.option("--bench-runs", default=50, show_default=True, type=click.IntRange(min=0),
               help="Timed runs per artifact on the profile's threads (0: no timing).")
 @click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
               "file with one per line (written to TF.js metadata for the demo).")
 @ALLOW_UNSAFE_CODE
-@click.option("--seed", default=0, show_default=True, help="Seed for random inputs and sampling.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed for random inputs and sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
@@ -132,7 +136,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
     from .errors import UnsupportedError
-    from .loading import parse_labels, parse_shape
+    from .loading import parse_shape
     from .pipeline import convert as run_convert
     from .pruning import PruneSpec
     from .quantize import CALIBRATION_METHODS
@@ -147,7 +151,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         weights=weights, calib=calib, calib_preprocess=calib_preprocess,
         calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-        labels=parse_labels(labels), bench_runs=bench_runs, allow_unsafe_code=allow_unsafe_code,
+        labels=labels or (), bench_runs=bench_runs, allow_unsafe_code=allow_unsafe_code,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
@@ -223,7 +227,8 @@ def validate(original, artifact, eval_data, precision, browser, layers, weights,
 
 @cli.command()
 @click.argument("artifact", required=False, type=click.Path())
-@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1 (0: any free one).")
 def demo(artifact, port):
     """Serve the browser demo for a TF.js model (default: the sample digit classifier).
 
@@ -254,9 +259,11 @@ def demo(artifact, port):
 @cli.command()
 @click.argument("model")
 @click.option("--target", "-t", metavar="PROFILE", help="Use this profile's thread count.")
-@click.option("--threads", type=int, help="Threads (and pinned CPUs) for the runtime [1].")
-@click.option("--runs", default=100, show_default=True, help="Timed runs after the warm-up.")
-@click.option("--warmup", default=10, show_default=True, help="Untimed runs first.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads (and pinned CPUs) for the runtime [1].")
+@click.option("--runs", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Timed runs after the warm-up.")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Untimed runs first.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape for models that do not record it.")
 @ALLOW_UNSAFE_CODE

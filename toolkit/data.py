@@ -9,12 +9,14 @@ after an NHWC <-> NCHW transpose is transposed, and the report says so.
 """
 from __future__ import annotations
 
+import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .model import ModelHandle
 from .tensors import TensorSpec, flip_layout, shape_matches, to_layout, transposed_shape
 
@@ -77,14 +79,41 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputError(f"evaluation data {path} does not exist or is not a file")
     try:
+        _check_headers(path)
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):
             return {"x": loaded}
         with loaded:
             return {key: loaded[key] for key in loaded.files}
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise InputError(f"cannot read evaluation data {path} (.npz or .npy expected, "
-                         f"no pickled objects): {error}") from None
+                         f"no pickled objects): {first_line(error)}") from None
+
+
+def _check_headers(path: Path) -> None:
+    """Each array's header states its shape, and numpy allocates that much before reading
+    the data: a 100-byte file can claim 10^15 elements. Compare each claim with the bytes
+    that are really there first."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            _check_header(handle, path.stat().st_size, path.name)
+        return
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            with archive.open(member) as handle:
+                _check_header(handle, member.file_size, member.filename)
+
+
+def _check_header(handle, available: int, name: str) -> None:
+    fmt = np.lib.format
+    version = fmt.read_magic(handle)
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = read(handle)
+    if dtype.hasobject:
+        raise ValueError(f"{name} holds Python objects (pickles), which are not loaded")
+    if math.prod(shape) * dtype.itemsize > available:
+        raise ValueError(f"{name} claims shape {shape} of {dtype} but holds only {available} "
+                         "bytes (corrupt or truncated)")
 
 
 def _match_inputs(arrays: dict, specs: tuple[TensorSpec, ...], path: Path) -> list[np.ndarray]:
@@ -103,8 +132,6 @@ def adapt(array: np.ndarray, spec: TensorSpec, path: Path) -> tuple[np.ndarray, 
     """Check an input batch against the model's input and bring it to its layout/dtype."""
     if array.size == 0:
         raise InputError(f"{path}: the data for input '{spec.name}' is empty")
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise InputError(f"{path}: the data for input '{spec.name}' contains NaN or Inf")
     note = None
     if not shape_matches(array.shape[1:], spec.shape[1:]):
         other = flip_layout(spec.layout)
@@ -118,7 +145,12 @@ def adapt(array: np.ndarray, spec: TensorSpec, path: Path) -> tuple[np.ndarray, 
     kind = np.dtype(spec.dtype).kind
     if array.dtype.kind == "f" and kind in "iu":
         raise InputError(f"{path}: input '{spec.name}' is {array.dtype}, the model expects {spec.dtype}")
-    return array.astype(spec.dtype, copy=False), note
+    with np.errstate(over="ignore", invalid="ignore"):  # judged just below, after the cast
+        cast = array.astype(spec.dtype, copy=False)
+    if np.issubdtype(cast.dtype, np.floating) and not np.isfinite(cast).all():
+        was = "" if cast.dtype == array.dtype else f" once cast to {spec.dtype} (from {array.dtype})"
+        raise InputError(f"{path}: the data for input '{spec.name}' contains NaN or Inf{was}")
+    return cast, note
 
 
 def _check_labels(labels: np.ndarray, first_input: np.ndarray, path: Path) -> np.ndarray:

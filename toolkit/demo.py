@@ -1,10 +1,11 @@
 """`edgekit demo`: the browser demo page, serving a TF.js model edgekit produced."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from . import json_shape
 from .errors import InputError
+from .safe_files import inside_folder
 
 REPO = Path(__file__).resolve().parent.parent  # in a checkout (editable install)
 WEB_DEMO = REPO / "web_demo"
@@ -22,10 +23,11 @@ def find_model_dir(artifact: Path) -> Path:
     if (artifact / "model.json").is_file():
         return artifact
     report = artifact / "report.json"
-    if report.is_file():
-        for row in json.loads(report.read_text()).get("artifacts", []):
+    if report.exists():
+        shape = {"artifacts": [{"format": str, "path": str}]}
+        for row in json_shape.load(report, shape, "an edgekit report.json")["artifacts"]:
             if row["format"] == "tfjs":
-                return artifact / row["path"]
+                return inside_folder(row["path"], artifact)
     raise InputError(f"{artifact} is neither a TF.js model folder (model.json) nor an edgekit "
                      "output folder with a tfjs artifact; convert with --target web first")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .safe_files import check_folder
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8
@@ -42,10 +43,13 @@ def detect(spec: str) -> ModelRef:
     if factory:
         return ModelRef(path, "torch", factory)
     if path.is_dir():
-        return ModelRef(path, _directory_format(path))
+        fmt = _directory_format(path)
+        check_folder(path)
+        return ModelRef(path, fmt)
     if not path.is_file():  # reading a pipe or a device would block or never end
         raise InputError(f"{path} is not a regular file or folder (a pipe, socket or device)")
     if path.name in FOLDER_FILES:  # what TF.js and TensorFlow tools point at: take its folder
+        check_folder(path.parent)
         return ModelRef(path.parent, FOLDER_FILES[path.name])
     return ModelRef(path, _checked_against_extension(path, _file_format(path)))
 

@@ -30,6 +30,7 @@ class Drift:
     cosine: float  # mean over samples of the per-sample cosine similarity
     sqnr_db: float  # signal-to-quantization-noise ratio; inf when identical
     scale: float  # the original's largest |value|, which max_abs_error is judged against
+    nonfinite: int = 0  # NaN/Inf values in the artifact's output where the original is finite
 
     def as_dict(self) -> dict:
         return {k: _round(v) for k, v in asdict(self).items() if k != "scale"}
@@ -38,6 +39,8 @@ class Drift:
 def _round(value):
     if value is None or value == float("inf"):
         return None if value is None else "inf"  # JSON has no infinity
+    if value != value:  # NaN: JSON has none either; the problem list says why
+        return None
     return float(f"{value:.6g}")
 
 
@@ -49,9 +52,16 @@ def compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> list[Dr
 
 
 def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
+    """The metrics are taken over the values both models computed as finite numbers; the
+    artifact's NaN/Inf are counted apart, because a NaN makes every comparison false and
+    would otherwise switch the tolerance checks off (`nan > limit` is False)."""
     if ref.shape != got.shape:
         raise ValueError(f"output {index}: shape {got.shape} differs from the original's {ref.shape}")
     ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
+    bad = ~np.isfinite(got64)
+    nonfinite = int(bad.sum())
+    if nonfinite:  # judged on the rest; the count alone fails the artifact (see violations)
+        got64 = np.where(bad, 0.0, got64)
     error = np.abs(ref64 - got64)
     return Drift(
         top1_agreement=top1_agreement(ref64, got64),
@@ -61,6 +71,7 @@ def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
         cosine=_mean_cosine(ref64, got64),
         sqnr_db=sqnr_db(ref64, got64),
         scale=float(np.abs(ref64).max()) if ref64.size else 0.0,
+        nonfinite=nonfinite,
     )
 
 
@@ -108,18 +119,29 @@ def violations(drifts: list[Drift], tolerance: Tolerance) -> list[str]:
     t = tolerance
     problems = []
     for i, d in enumerate(drifts):
+        if d.nonfinite:
+            problems.append(f"output {i}: {d.nonfinite} NaN/Inf values where the original's "
+                            "are finite")
+        # written as "not within" so that a NaN metric fails instead of passing
         limit = None if t.max_abs_error is None else t.max_abs_error * max(1.0, d.scale)
-        if limit is not None and d.max_abs_error > limit:
+        if limit is not None and not d.max_abs_error <= limit:
             problems.append(f"output {i}: max abs error {d.max_abs_error:.3g} > {limit:.3g}")
-        if t.min_cosine is not None and d.cosine < t.min_cosine:
+        if t.min_cosine is not None and not d.cosine >= t.min_cosine:
             problems.append(f"output {i}: cosine {d.cosine:.6f} < {t.min_cosine}")
-        if t.min_sqnr_db is not None and d.sqnr_db < t.min_sqnr_db:
+        if t.min_sqnr_db is not None and not d.sqnr_db >= t.min_sqnr_db:
             problems.append(f"output {i}: SQNR {d.sqnr_db:.1f} dB < {t.min_sqnr_db} dB")
         if None not in (t.min_top1_agreement, d.top1_agreement) and \
-                d.top1_agreement < t.min_top1_agreement:
+                not d.top1_agreement >= t.min_top1_agreement:
             problems.append(f"output {i}: top-1 agreement {d.top1_agreement:.4f} "
                             f"< {t.min_top1_agreement}")
     return problems
+
+
+def nonfinite_outputs(reference: list[np.ndarray]) -> list[tuple[int, int]]:
+    """(output index, count) of NaN/Inf values in the original's float outputs."""
+    counts = [(i, int((~np.isfinite(r)).sum())) for i, r in enumerate(reference)
+              if np.issubdtype(r.dtype, np.floating)]
+    return [(i, n) for i, n in counts if n]
 
 
 def constant_outputs(reference: list[np.ndarray]) -> list[int]:

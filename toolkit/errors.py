@@ -37,3 +37,15 @@ def first_line(error: BaseException, limit: int = 300) -> str:
     """A third-party exception as one line: its type and the first line of its message."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0] if lines else ''}"[:limit]
+
+
+def raised_in_edgekit(error: BaseException) -> bool:
+    """True when the innermost frame of `error` is edgekit's own code: a bug to report (exit
+    70), as opposed to a framework or runtime refusing the model or the data."""
+    traceback = error.__traceback__
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    module = traceback.tb_frame.f_globals.get("__name__", "")
+    return module == "edgekit" or module.startswith("edgekit.")

@@ -6,12 +6,12 @@ was measured as noisy), 1 user error. Optionally writes JUnit XML, one test case
 """
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from . import json_shape
+from .json_shape import NUMBER, Optional
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 EXIT_CODES = {PASS: 0, FAIL: 2, INCONCLUSIVE: 3}
@@ -32,14 +32,16 @@ class Finding:
     message: str
 
 
+ARTIFACT_SHAPE = {"format": str, "precision": str, "passed": bool, "problems": [str],
+                  "size_bytes": int, "accuracy": Optional(NUMBER),
+                  "latency_ms": Optional({"p50": NUMBER}), "latency_verdict": Optional(str)}
+REPORT_SHAPE = {"artifacts": [ARTIFACT_SHAPE],
+                "profile": Optional({"budgets": Optional({"max_latency_ms": Optional(NUMBER)})})}
+
+
 def load_report(path: Path) -> dict:
-    try:
-        report = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read report {path}: {error}") from None
-    if not isinstance(report, dict) or "artifacts" not in report:
-        raise InputError(f"{path} is not an edgekit report.json (no 'artifacts')")
-    return report
+    """A report.json, checked to have every field the gate reads (with the right types)."""
+    return json_shape.load(Path(path), REPORT_SHAPE, "an edgekit report.json")
 
 
 def check(report: dict, baseline: dict | None = None,

@@ -11,12 +11,15 @@ The layout (NHWC or NCHW) is the model's.
 """
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, first_line
+from .safe_files import read_bytes
 from .tensors import TensorSpec, to_layout
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -74,12 +77,16 @@ def load_folder(folder: Path, spec: TensorSpec, preprocess: Preprocess, limit: i
     channels = preprocess.channels or ("gray" if nhwc[3] == 1 else "rgb")
     batch = []
     for path in files:
+        data = io.BytesIO(read_bytes(path.name, inside=folder))  # no FIFO, no link out
         try:
-            with Image.open(path) as image:
-                image = image.convert("L" if channels == "gray" else "RGB").resize((width, height))
-                pixels = np.asarray(image, np.float32)
-        except (UnidentifiedImageError, OSError) as error:
-            raise InputError(f"cannot decode image {path}: {error}") from None
+            with warnings.catch_warnings():  # Pillow only warns below twice its pixel limit
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(data) as image:
+                    image = image.convert("L" if channels == "gray" else "RGB").resize((width, height))
+                    pixels = np.asarray(image, np.float32)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning) as error:
+            raise InputError(f"cannot decode image {path}: {first_line(error)}") from None
         pixels = pixels[..., None] if pixels.ndim == 2 else pixels
         batch.append(pixels[..., ::-1] if channels == "bgr" else pixels)
     array = np.stack(batch) * preprocess.scale

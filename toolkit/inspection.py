@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .detect import detect
-from .loading import open_model
+from .loading import checked, open_model
 from .model import ModelHandle
 
 
@@ -16,7 +16,7 @@ def open_any(spec: str, weights: Path | None = None, input_shapes=(),
     module = format_module(ref.format)
     if hasattr(module, "open_source"):
         return open_model(spec, weights, input_shapes, allow_unsafe_code)
-    return module.open_handle(ref.path)
+    return checked(module.open_handle(ref.path))
 
 
 def describe(handle: ModelHandle) -> dict:

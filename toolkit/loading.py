@@ -2,6 +2,7 @@
 module read it (lazily importing the framework it needs)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,28 @@ def open_model(spec: str, weights: Path | None = None,
     if not hasattr(module, "open_source"):
         raise UnsupportedError(f"{ref.path} is a {ref.format} model: edgekit can inspect and "
                                f"validate it, but not convert from it")
-    return module.open_source(ref.path, SourceOptions(ref.factory, weights, tuple(input_shapes)),
-                              ref.format)
+    return checked(module.open_source(ref.path, SourceOptions(ref.factory, weights,
+                                                                tuple(input_shapes)), ref.format))
+
+
+MAX_SAMPLE_ELEMENTS = 1 << 28  # per tensor and sample (1 GiB of float32): far above any edge model
+
+
+def checked(handle: ModelHandle) -> ModelHandle:
+    """A model edgekit can feed and compare: at least one input and one output, and tensor
+    dimensions that are positive and small enough to allocate (a model file states them,
+    and a corrupt or hostile one may state -5 or 10^12)."""
+    for kind, specs in (("inputs", handle.inputs), ("outputs", handle.outputs)):
+        if not specs:
+            raise InputError(f"{handle.path} has no {kind}: there is nothing to "
+                             f"{'feed' if kind == 'inputs' else 'compare'}")
+        for spec in specs:
+            dims = [d for d in spec.shape if d is not None]
+            if any(d <= 0 for d in dims) or math.prod(dims) > MAX_SAMPLE_ELEMENTS:
+                raise InputError(f"{handle.path}: {kind[:-1]} {spec.describe()} has dimensions "
+                                 f"edgekit cannot allocate (each must be 1 or more, at most "
+                                 f"{MAX_SAMPLE_ELEMENTS} elements in all)")
+    return handle
 
 
 class InputShape(tuple):
@@ -57,9 +78,10 @@ def parse_shape(text: str) -> InputShape:
         shape = tuple(int(part) for part in dims.replace("x", ",").split(","))
     except ValueError:
         shape = ()
-    if not shape or any(d <= 0 for d in shape):
+    if not shape or any(d <= 0 for d in shape) or math.prod(shape[1:]) > MAX_SAMPLE_ELEMENTS:
         raise InputError(f"bad --input-shape '{text}'; expected positive integers like "
-                         "1,3,224,224 (and optionally a dtype: 1,128:int64)")
+                         "1,3,224,224 (and optionally a dtype: 1,128:int64), at most "
+                         f"{MAX_SAMPLE_ELEMENTS} elements per sample")
     if dtype and dtype not in INPUT_DTYPES:
         raise InputError(f"bad dtype '{dtype}' in --input-shape; valid: {', '.join(INPUT_DTYPES)}")
     return InputShape(shape, dtype or "float32")

@@ -18,7 +18,7 @@ from .drift import accuracy, constant_outputs
 from .errors import ConversionError, EdgekitError, InputError, first_line
 from .fallback import secure
 from .tensors import feed_for
-from .loading import check_labels, open_model
+from .loading import check_labels, open_model, parse_labels
 from .plan import AUTO, Plan, Step, check_profile, make_plan
 from .bench import median_latency_ms
 from .profile import get_profile
@@ -27,7 +27,7 @@ from .pruning import check as check_pruning
 from .quantize import PRECISIONS
 from .report import build, write
 from .targets.context import StepContext
-from .validate import Verdict, judge
+from .validate import Verdict, judge, reference_outputs
 from .workspace import OutputFolder
 
 
@@ -52,7 +52,7 @@ class Run:
         self.plan, self.data, self.work, self.ctx, self.progress = plan, data, work, ctx, progress
         source = plan.source
         progress(f"running the reference {source.format} model on {data.samples} samples")
-        self.reference = source.runner()(data.inputs)
+        self.reference = reference_outputs(source, data)
         self.warnings = [f"output {i} of the original is the same for every sample: drift "
                          "figures cannot tell a good artifact from a broken one here; use real "
                          "--eval data" for i in constant_outputs(self.reference)]
@@ -140,7 +140,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             weights: str | Path | None = None, calib: str | Path | None = None,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
             calib_preprocess: str | None = None,
-            prune: PruneSpec | None = None, labels: tuple[str, ...] = (), bench_runs: int = 50,
+            prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (), bench_runs: int = 50,
             allow_unsafe_code: bool = False, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
@@ -156,6 +156,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             and not (calib or eval_data):
         raise InputError(missing_message(profile.precision))
     source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
+    labels_file = Path(labels) if isinstance(labels, str) and Path(labels).is_file() else None
+    labels = parse_labels(labels) if isinstance(labels, str) else tuple(labels)
     check_labels(labels, source)
     if prune is not None:
         check_pruning(prune, source.format)
@@ -174,7 +176,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         for message in calibration.warnings:
             warn(message)
     out = Path(out) if out else Path("edgekit-out") / f"{source.path.stem}-{profile.name}"
-    protected = tuple(Path(p) for p in (source.path, weights, eval_data, calib,
+    protected = tuple(Path(p) for p in (*source.files(), weights, eval_data, calib, labels_file,
                                         prune.train if prune else None) if p)
     folder = OutputFolder(out, protected)
     with folder as work, _paths_as_final(work, folder.final):

@@ -29,11 +29,13 @@ output folder; accuracy_drop is in points, 0..100):
   intermediates[] (same fields: models built on the way and the fp32 counterparts of
                    quantized artifacts, validated too),
   warnings[] (e.g. outputs that do not vary, which make drift figures meaningless),
-  versions{package: version}, edgekit_version.
+  versions{package: version}, edgekit_version,
+  files[] (every file of the output folder, relative: how a later run recognises it).
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -182,9 +184,38 @@ def summarize(drifts: list[Drift]) -> dict | None:
     return worst.as_dict()
 
 
+def strict_json(report: dict) -> str:
+    """JSON that strict readers (JSON.parse, jq) accept: a NaN or infinite figure becomes
+    null, and a warning names the field (a bug upstream should never reach CI as `NaN`)."""
+    replaced: list[str] = []
+
+    def clean(value, where: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            replaced.append(where)
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(report, "report")
+    if replaced and isinstance(cleaned, dict):
+        cleaned.setdefault("warnings", []).extend(
+            f"{where} was not a finite number; written as null" for where in replaced)
+    return json.dumps(cleaned, indent=2, allow_nan=False) + "\n"
+
+
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
 def write(report: dict, folder: Path) -> None:
+    """The report files, last: report.json lists every file of the output ("files"), which
+    is how a later run recognises the folder as one it may replace (see edgekit.workspace)."""
     from .report_html import render
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    from .workspace import listing
+    report["files"] = sorted(set(listing(folder)) | set(REPORT_FILES))
+    (folder / "report.json").write_text(strict_json(report))
     (folder / "report.md").write_text(markdown(report))
     (folder / "report.html").write_text(render(report))
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Dataset
-from .drift import Drift, Tolerance, accuracy, compare, violations
-from .errors import first_line
+from .drift import Drift, Tolerance, accuracy, compare, nonfinite_outputs, violations
+from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
 from .profile import Budgets
 from .tensors import feed_for, match_order, to_layout
@@ -25,6 +25,29 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return not self.problems
+
+
+def reference_outputs(source: ModelHandle, data: Dataset) -> list[np.ndarray]:
+    """The original's outputs on the evaluation data: what every artifact is judged against.
+    A model that loads but cannot run on the data, or computes NaN/Inf from it, is the
+    user's problem to fix (wrong data, wrong shapes), not an artifact's or edgekit's."""
+    try:
+        reference = source.runner()(data.inputs)
+    except Exception as error:
+        if isinstance(error, InputError) or raised_in_edgekit(error):
+            raise
+        shapes = ", ".join(f"{s.name} {'x'.join(map(str, x.shape))} {x.dtype}"
+                           for s, x in zip(source.inputs, data.inputs))
+        raise InputError(f"the original model {source.path} failed to run on the evaluation "
+                         f"data ({shapes}): {first_line(error)}") from error
+    bad = nonfinite_outputs(reference)
+    if bad:
+        index, count = bad[0]
+        name = source.outputs[index].name if index < len(source.outputs) else f"output {index}"
+        raise InputError(f"the original model {source.path} outputs {count} NaN/Inf values in "
+                         f"'{name}' on the evaluation data from {data.origin}: drift against it "
+                         "would prove nothing; check the data's range and dtype")
+    return reference
 
 
 def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndarray],

@@ -17,7 +17,7 @@ from .layers import layer_report
 from .profile import Budgets
 from .quantize import PRECISIONS
 from .report import summarize
-from .validate import judge
+from .validate import judge, reference_outputs
 
 
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
@@ -29,7 +29,7 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
     handle = format_module(plain.format).open_handle(plain.path, source)  # layouts vs source
     precision = precision or _recorded_precision(Path(handle.path)) or "fp32"
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
-    reference = source.runner()(data.inputs)
+    reference = reference_outputs(source, data)
     source_accuracy = accuracy(reference, data.labels)
     tolerance = PRECISIONS[precision].tolerance
     runtime = format_module(handle.format).RUNTIME
