@@ -1,10 +1,10 @@
 """PyTorch sources: `file.py:factory` (+ a state_dict), torch.export `.pt2`, TorchScript `.pt`.
 
-Loading runs no code from a model file: state_dicts load with weights_only=True, and a
-factory spec runs only the Python file the user named. A factory or TorchScript
-module records no input shapes, so those come from --input-shape (a .pt2 program
-records the shapes it was traced with). The first dimension is the batch, kept dynamic
-where the exporter allows.
+Loading runs no code from a model file: state_dicts load with weights_only=True, a .pt2
+loads through pt2_safety (unless --allow-unsafe-code), and a factory spec runs only the
+Python file the user named. A factory or TorchScript module records no input shapes,
+so those come from --input-shape (a .pt2 program records the shapes it was traced
+with). The first dimension is the batch, kept dynamic where the exporter allows.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,14 +21,20 @@ import numpy as np
 from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
+from . import pt2_safety
 from .batching import batch_size, in_batches
+from .trust import granted
 
 RUNTIME = "torch"  # what runs this format's models
 PACKAGES = ("torch",)
 
 
-@lru_cache(maxsize=4)
 def load(path: str, factory: str | None, weights: str | None):
+    return _load(path, factory, weights, granted(path))  # trust in the key: see _exported
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, factory: str | None, weights: str | None, trusted: bool):
     import torch
     try:
         if factory:
@@ -45,10 +52,16 @@ def load(path: str, factory: str | None, weights: str | None):
     return module
 
 
-@lru_cache(maxsize=4)
 def _exported(path: str):
-    import torch
-    return torch.export.load(path)
+    """A .pt2's program, loaded without running code from it unless the user opted in (see
+    pt2_safety). The trust decision is part of the cache key: a program loaded with
+    --allow-unsafe-code must not be handed to a later run (same process) without it."""
+    return _exported_for(path, granted(path))
+
+
+@lru_cache(maxsize=4)
+def _exported_for(path: str, trusted: bool):
+    return pt2_safety.load(path)  # decides by granted(path), which `trusted` mirrors
 
 
 def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
@@ -57,6 +70,8 @@ def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
         return ()
     try:
         args, _ = _exported(str(path)).example_inputs or ((), {})
+    except InputError:
+        raise
     except Exception as error:
         raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
     return tuple(tuple(a.shape) for a in args)
@@ -65,18 +80,35 @@ def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
 def _from_factory(path: Path, factory: str):
     spec = importlib.util.spec_from_file_location(f"edgekit_user_model_{path.stem}", path)
     code = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # let the file import its neighbours
-    try:
+    with _user_code_box(path):
         spec.loader.exec_module(code)
-    finally:
-        sys.path.remove(str(path.parent))
-    if not callable(getattr(code, factory, None)):
-        raise InputError(f"{path} has no function or class named '{factory}'")
-    module = getattr(code, factory)()
+        if not callable(getattr(code, factory, None)):
+            raise InputError(f"{path} has no function or class named '{factory}'")
+        module = getattr(code, factory)()
     import torch
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"{path}:{factory}() returned {type(module).__name__}, not a torch.nn.Module")
     return module
+
+
+@contextmanager
+def _user_code_box(path: Path):
+    """Run the user's file as if it were run alone: it may import its neighbours, it sees
+    only its own path in sys.argv (a training script's module-level argparse would parse
+    edgekit's options), and its sys.exit() cannot end edgekit with a code CI would
+    misread (0 = success, 2 = "a budget failed")."""
+    saved_argv = sys.argv
+    sys.argv = [str(path)]
+    sys.path.insert(0, str(path.parent))
+    try:
+        yield
+    except SystemExit as exit_:
+        raise InputError(f"{path} called sys.exit({exit_.code!r}) while building the model "
+                         "(a script's command-line handling at import?); keep the model "
+                         "factory importable without side effects") from None
+    finally:
+        sys.argv = saved_argv
+        sys.path.remove(str(path.parent))
 
 
 def _state_dict(weights: str) -> dict:
