@@ -11,17 +11,20 @@ checks: exit code 0, 1 or 2 (never 70, "a bug in edgekit"); on failure exactly o
 `Error:` line and no traceback; nothing left in --out unless the run finished; the mutated
 input byte-identical afterwards; and no run longer than --timeout (a hang). Prints the
 counts per input kind and outcome, and every violation with the command to reproduce it.
-Exit code 1 when anything was violated.
+The cases run in a worker process; one that dies (a native crash, SIGSEGV) is a violation
+of the case it was on. Exit code 1 when anything was violated.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import io
+import json
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -185,24 +188,15 @@ def violations(code: int, output: str, out: Path, before: str, after: str) -> li
     return problems
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=int, default=120, help="seconds before a run counts as hung")
-    parser.add_argument("--kinds", help="comma-separated subset of input kinds")
-    options = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def prepare(options, scratch: Path) -> list[dict]:
+    """Write every mutated case to disk first (a worker that crashes must not change what
+    the next one tests): case folder, input kind, mutation, command line, fingerprint."""
     rng = random.Random(options.seed)
-    scratch = Path(tempfile.mkdtemp(prefix="edgekit-fuzz-"))
     (scratch / "inputs").mkdir()
     inputs = build_inputs(scratch / "inputs")
     if options.kinds:
         inputs = {k: v for k, v in inputs.items() if k in options.kinds.split(",")}
-    originals = {kind: fingerprint(path) for kind, (path, _) in inputs.items()}
-    counts: Counter = Counter()
-    bad: list[str] = []
-    started = time.perf_counter()
+    cases = []
     for iteration in range(options.iterations):
         kind = list(inputs)[iteration % len(inputs)]
         path, extra = inputs[kind]
@@ -210,42 +204,101 @@ def main() -> int:
         case.mkdir()
         mutated, how = mutate(path, case, rng)
         if kind == "eval_npz":
-            args = ["convert", str(inputs["onnx"][0]), *extra, "--eval", str(mutated)]
+            args = ["convert", str(scratch / "inputs" / "digits.onnx"), *extra, "--eval", str(mutated)]
         elif kind == "state_dict":
             args = ["convert", f"{SAMPLES / 'digits_torch.py'}:build", "--weights", str(mutated), *extra]
         else:
             args = ["convert", str(mutated), *extra]
-        out = case / "out"
-        args += ["--precision", "fp32", "--bench-runs", "0", "--out", str(out)]
-        before = fingerprint(mutated)
-        code, output, seconds = run_once(args, options.timeout)
-        problems = violations(code, output, out, before, fingerprint(mutated))
-        outcome = "VIOLATION" if problems else {0: "converted", 1: "refused", 2: "failed budget"}[code]
-        counts[(kind, outcome)] += 1
-        if problems:
-            keep = scratch / "violations" / f"{iteration}_{kind}"
-            shutil.copytree(case, keep)
-            bad.append(f"#{iteration} {kind} ({how}): {', '.join(problems)}; exit {code}; "
-                       f"{output.strip().splitlines()[-1][:200] if output.strip() else ''}\n"
-                       f"    kept in {keep}; edgekit {' '.join(args).replace(str(case), str(keep))}")
-        shutil.rmtree(case, ignore_errors=True)
-        if (iteration + 1) % 25 == 0:
-            print(f"{iteration + 1}/{options.iterations} runs, {len(bad)} violations, "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
-    for kind, (path, _) in inputs.items():  # the samples themselves must be untouched
-        if fingerprint(path) != originals[kind]:
+        args += ["--precision", "fp32", "--bench-runs", "0", "--out", str(case / "out")]
+        cases.append({"iteration": iteration, "kind": kind, "how": how, "case": str(case),
+                      "mutated": str(mutated), "args": args, "before": fingerprint(mutated)})
+    originals = {kind: (str(path), fingerprint(path)) for kind, (path, _) in inputs.items()}
+    (scratch / "cases.json").write_text(json.dumps({"cases": cases, "originals": originals}))
+    return cases
+
+
+def worker(scratch: Path, start: int, timeout: int) -> None:
+    """Run cases from `start` on in this process, one JSON line per case in results.jsonl."""
+    cases = json.loads((scratch / "cases.json").read_text())["cases"]
+    with open(scratch / "results.jsonl", "a") as results:
+        for case in cases[start:]:
+            code, output, seconds = run_once(case["args"], timeout)
+            problems = violations(code, output, Path(case["case"]) / "out", case["before"],
+                                  fingerprint(Path(case["mutated"])))
+            results.write(json.dumps({"iteration": case["iteration"], "code": code,
+                                      "problems": problems, "seconds": round(seconds, 2),
+                                      "last": (output.strip().splitlines() or [""])[-1][:200]}) + "\n")
+            results.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=int, default=120, help="seconds before a run counts as hung")
+    parser.add_argument("--kinds", help="comma-separated subset of input kinds")
+    parser.add_argument("--worker", nargs=2, metavar=("SCRATCH", "START"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if options.worker:
+        worker(Path(options.worker[0]), int(options.worker[1]), options.timeout)
+        return 0
+    scratch = Path(tempfile.mkdtemp(prefix="edgekit-fuzz-"))
+    cases = prepare(options, scratch)
+    started = time.perf_counter()
+    done: dict[int, dict] = {}
+    while len(done) < len(cases):
+        start = len(done)
+        # a worker process runs the cases; one that dies (a native crash in a framework) is
+        # a violation of the case it was on, and a fresh worker carries on after it
+        process = subprocess.run([sys.executable, __file__, "--worker", str(scratch), str(start),
+                                  "--timeout", str(options.timeout)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for line in (scratch / "results.jsonl").read_text().splitlines():
+            result = json.loads(line)
+            done[result["iteration"]] = result
+        if len(done) == start or (process.returncode != 0 and len(done) < len(cases)):
+            crashed = len(done)
+            done[crashed] = {"iteration": crashed, "code": process.returncode,
+                             "problems": [f"process died (signal {-process.returncode})"
+                                          if process.returncode < 0 else f"worker exit {process.returncode}"],
+                             "seconds": None, "last": ""}
+            with open(scratch / "results.jsonl", "a") as results:
+                results.write(json.dumps(done[crashed]) + "\n")
+        print(f"{len(done)}/{len(cases)} runs, {sum(bool(r['problems']) for r in done.values())} "
+              f"violations, {time.perf_counter() - started:.0f} s", flush=True)
+    return report(scratch, cases, done, started)
+
+
+OUTCOMES = ("converted", "refused", "failed budget", "VIOLATION")
+
+
+def report(scratch: Path, cases: list[dict], done: dict, started: float) -> int:
+    counts: Counter = Counter()
+    bad = []
+    for case in cases:
+        result = done[case["iteration"]]
+        outcome = "VIOLATION" if result["problems"] else {0: "converted", 1: "refused", 2: "failed budget"}[result["code"]]
+        counts[(case["kind"], outcome)] += 1
+        if result["problems"]:
+            bad.append(f"#{case['iteration']} {case['kind']} ({case['how']}): {', '.join(result['problems'])}; "
+                       f"exit {result['code']}; {result['last']}\n    edgekit {' '.join(case['args'])}")
+    originals = json.loads((scratch / "cases.json").read_text())["originals"]
+    for kind, (path, digest) in originals.items():  # the samples themselves must be untouched
+        if fingerprint(Path(path)) != digest:
             bad.append(f"the original {kind} input {path} changed")
-    print(f"\n{'input':<12} " + " ".join(f"{o:>14}" for o in ("converted", "refused", "failed budget", "VIOLATION")))
-    for kind in inputs:
-        print(f"{kind:<12} " + " ".join(f"{counts[(kind, o)]:>14}" for o in
-                                        ("converted", "refused", "failed budget", "VIOLATION")))
+    kinds = list(dict.fromkeys(case["kind"] for case in cases))
+    print(f"\n{'input':<12} " + " ".join(f"{o:>14}" for o in OUTCOMES))
+    for kind in kinds:
+        print(f"{kind:<12} " + " ".join(f"{counts[(kind, o)]:>14}" for o in OUTCOMES))
     total = Counter()
     for (_, outcome), n in counts.items():
         total[outcome] += n
-    print(f"\n{options.iterations} mutations in {time.perf_counter() - started:.0f} s: "
+    print(f"\n{len(cases)} mutations in {time.perf_counter() - started:.0f} s: "
           + ", ".join(f"{n} {o}" for o, n in sorted(total.items())))
     for line in bad:
         print("  " + line)
+    print(f"cases kept in {scratch}" if bad else "no violations")
     if not bad:
         shutil.rmtree(scratch, ignore_errors=True)
     return 1 if bad else 0

@@ -231,7 +231,8 @@ def rank_layers(handle: ModelHandle, ctx):
 
 
 QUANTIZER = Converter("onnx", "onnx", "onnxruntime.quantization", quantize,
-                      ("onnxruntime", "onnx"), precisions=("fp16", "int8-dynamic", "int8"))
+                      ("onnxruntime", "onnx"), precisions=("fp16", "int8-dynamic", "int8"),
+                      keeps_float=True)
 
 CONVERTERS = (
     Converter("torch", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),

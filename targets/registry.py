@@ -40,6 +40,12 @@ class Converter:
     # and whether that reaches models converted from its output
     nondeterminism: str = ""
     nondeterminism_propagates: bool = True
+    # can keep named layers in float when quantizing (StepContext.float_nodes): the search's
+    # int8 follow-ups are offered only for such converters
+    keeps_float: bool = False
+    # option variants worth a try when this converter fails with a given message:
+    # (failure text) -> edgekit.search.Variant instances (converter options as data)
+    variants: Callable | None = None
 
 
 def copy_converter(fmt: str) -> Converter:
@@ -84,26 +90,6 @@ def quantizers() -> dict[str, Converter]:
         if quantizer is not None:
             table[quantizer.dest] = quantizer
     return table
-
-
-def quantized_route(source: str, dest: str, precision: str) -> list[Converter]:
-    """The fp32 route to the format that can be quantized, then the quantizing converter:
-    either the format's own quantizer (ONNX) or the converter that quantizes while it
-    converts (TFLiteConverter, tensorflowjs), whichever gives the shorter chain."""
-    quantizer = quantizers().get(dest)
-    if quantizer is not None and precision in quantizer.precisions:
-        return route(source, dest) + [quantizer] if source != dest else [quantizer]
-    options = []
-    for converter in converters().values():
-        if converter.dest == dest and precision in converter.precisions:
-            try:
-                options.append(route(source, converter.source) + [converter]
-                               if converter.source != source else [converter])
-            except UnsupportedError:
-                continue
-    if not options:
-        raise UnsupportedError(f"no converter produces {dest} at {precision} from {source}")
-    return min(options, key=len)
 
 
 def route(source: str, dest: str) -> list[Converter]:

@@ -171,15 +171,34 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     return replace(handle, notes=handle.notes + onnx2tf_tool.normalizations(source, ctx))
 
 
+def post_quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
+    """ai-edge-quantizer on an fp32 .tflite from any converter (litert-torch and onnx2tf
+    write float only): quantized without a detour through a SavedModel."""
+    from ..quantize import PRECISIONS
+    from .tflite_quantizer import calibration_samples, input_names, quantize
+    calibration = None
+    if PRECISIONS[ctx.precision].needs_calibration:
+        calibration = calibration_samples(ctx.calibration_inputs(source), input_names(source.path))
+    quantize(Path(source.path), out_dir / FILE_NAME, ctx.precision, calibration,
+             int8_io="int8-io" in ctx.constraints)
+    return open_handle(out_dir / FILE_NAME, source)
+
+
 def rank_layers(handle: ModelHandle, ctx):
     """Layers ranked by int8 damage, for a conversion of the SavedModel `handle`."""
     from .tflite_sensitivity import rank_layers as rank
     return rank(handle, ctx)
 
 
+# Post-conversion quantization of any fp32 .tflite: a route of its own beside
+# TFLiteConverter's (measured equal SQNR for int8; see benchmarks/README.md)
+QUANTIZER = Converter("tflite", "tflite", "ai-edge-quantizer", post_quantize,
+                      ("ai-edge-quantizer", "ai-edge-litert"),
+                      precisions=("int8-dynamic", "int8", "fp16"))
+
 CONVERTERS = (
     Converter("savedmodel", "tflite", "tf.lite.TFLiteConverter", from_savedmodel, ("tensorflow",),
-              precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8")),
+              precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8"), keeps_float=True),
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx")),
 )

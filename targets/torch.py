@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+import zipfile
 from collections import Counter
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +24,7 @@ from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout
 from . import pt2_safety
 from .batching import batch_size, in_batches
+from .torch_archive import check_storages
 from .trust import granted
 
 RUNTIME = "torch"  # what runs this format's models
@@ -44,6 +46,7 @@ def _load(path: str, factory: str | None, weights: str | None, trusted: bool):
         elif path.endswith(".pt2"):
             return _exported(path).module()  # already in inference form; has no eval()
         else:
+            check_storages(Path(path))  # torch.jit.load crashes on short storages
             module = torch.jit.load(path, map_location="cpu").eval()
     except InputError:
         raise
@@ -113,6 +116,8 @@ def _user_code_box(path: Path):
 
 def _state_dict(weights: str) -> dict:
     import torch
+    if zipfile.is_zipfile(weights):  # the legacy (non-zip) format has no storage members
+        check_storages(Path(weights))
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as error:

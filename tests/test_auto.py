@@ -1,5 +1,8 @@
-"""Accuracy-aware mode: a model built so that full int8 collapses must end within budget
-with the guilty layer kept in float, for TFLite and for ONNX."""
+"""The accuracy-aware part of the search: a model built so that full int8 collapses ends
+within budget with the guilty layer kept in float, for TFLite and for ONNX; and the search
+over a profile's policy, as a user meets it."""
+import json
+
 import numpy as np
 import pytest
 
@@ -42,34 +45,42 @@ def wide_keras(tmp_path_factory):
 
 
 @pytest.mark.parametrize("target, fmt", [("android", "tflite"), ("server-cpu", "onnx")])
-def test_auto_keeps_the_wide_layer_in_float(wide_keras, tmp_path, target, fmt):
+def test_int8_keeps_the_wide_layer_in_float(wide_keras, tmp_path, target, fmt):
     result = edgekit.convert(str(wide_keras / "wide.keras"), target, tmp_path / "out",
-                             eval_data=wide_keras / "eval.npz", precision="auto", max_drop=BUDGET)
-    search = result.report["auto"][fmt]
-    first = search["trail"][0]
-    assert first["precision"] == "int8" and first["accuracy_drop"] > 50  # full int8 collapses
-    assert search["chosen"] == "int8" and search["float_layers"]
-    assert "wide_range" in search["float_layers"][0]["tensor"]
-    assert "wide_range" in search["ranking"][0]["tensor"]  # ranked worst
+                             eval_data=wide_keras / "eval.npz", precision="int8", max_drop=BUDGET)
+    search = result.report["search"][fmt]
+    tried = [c for c in search["candidates"] if c["precision"] == "int8"]
+    assert tried[0]["variant"] is None and tried[0]["accuracy_drop"] > 50  # full int8 collapses
+    chosen, = [c for c in search["candidates"] if c["status"] == "chosen"]
+    assert chosen["precision"] == "int8" and chosen["variant"].startswith("float")
+    assert "wide_range" in chosen["variant_note"]
+    assert "wide_range" in search["float_ranking"][0]["tensor"]  # ranked worst
     artifact, = result.report["artifacts"]
     assert artifact["passed"] and artifact["precision"] == "int8"
     assert artifact["accuracy_drop"] <= BUDGET
     assert (result.out / artifact["path"]).exists()
-    rejected = [t for t in search["trail"] if not t.get("passed")]
     kept_folders = {a["path"].split("/")[0] for a in result.report["artifacts"] + result.report["intermediates"]}
-    assert sorted(p.name for p in result.out.iterdir() if p.is_dir()) == sorted(kept_folders)
-    assert rejected  # rejected attempts are in the trail, not on disk
+    assert sorted(p.name for p in result.out.iterdir() if p.is_dir()) == sorted(kept_folders | {"deploy"})
+    assert [c for c in tried if c["status"] == "failed"]  # rejected attempts: in the record, not on disk
 
 
-def test_auto_takes_the_most_aggressive_precision_that_passes(tiny_keras, tmp_path):
-    result = edgekit.convert(str(tiny_keras), "web", tmp_path / "out", precision="auto")
-    search = result.report["auto"]["tfjs"]
-    assert search["trail"][0]["precision"] == "int8-dynamic"  # TF.js has no full int8
-    assert search["chosen"] == search["trail"][-1]["precision"]
-    assert result.report["artifacts"][0]["precision"] == search["chosen"]
+def test_the_web_search_delivers_the_smallest_proven_download(tiny_keras, tmp_path):
+    """TF.js de-quantizes weights at load: every precision runs at fp32's speed, so the
+    deliverable is the smallest proven one, in deploy/tfjs/ with its metadata."""
+    result = edgekit.convert(str(tiny_keras), "web", tmp_path / "out", bench_runs=5)
+    search = result.report["search"]["tfjs"]
+    chosen, = [c for c in search["candidates"] if c["status"] == "chosen"]
+    proven = [c for c in search["candidates"] if c["status"] in ("chosen", "passed")]
+    assert len(proven) >= 2 and all(c["why"] for c in search["candidates"])
+    deliverable, = result.report["deliverables"]
+    assert deliverable["precision"] == chosen["precision"] and deliverable["path"].startswith("deploy/tfjs")
+    assert (result.out / deliverable["path"] / "model.json").is_file()
+    metadata = json.loads((result.out / deliverable["metadata"]).read_text())
+    assert metadata["precision"] == chosen["precision"] and metadata["input"]["layout"] == "NHWC"
 
 
-def test_auto_without_calibration_data_skips_full_int8(tiny_keras, tmp_path):
-    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", precision="auto")
-    trail = result.report["auto"]["tflite"]["trail"]
-    assert trail[0] == {"precision": "int8", "skipped": "no calibration data (--calib or --eval)"}
+def test_without_calibration_data_full_int8_is_skipped_with_the_reason(tiny_keras, tmp_path):
+    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", bench_runs=0)
+    int8 = next(c for c in result.report["search"]["tflite"]["candidates"] if c["precision"] == "int8")
+    assert int8["status"] == "skipped" and int8["why"] == "no calibration data (--calib or --eval)"
+    assert result.report["deliverables"][0]["precision"] != "int8"

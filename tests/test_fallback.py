@@ -1,4 +1,5 @@
-"""When a route fails or produces a wrong artifact, the next route is tried and reported."""
+"""When a route fails or produces a wrong artifact, the next route of that precision is
+tried (a losing candidate of the search), and the report says why each one lost."""
 import dataclasses
 
 import pytest
@@ -18,6 +19,10 @@ def convert_tiny(tiny_torch, tmp_path):
                            input_shapes=(tiny_torch["shape"],), precision="fp32", bench_runs=0)
 
 
+def candidates(result, fmt="tflite"):
+    return result.report["search"][fmt]["candidates"]
+
+
 def test_a_failing_converter_falls_back_to_the_next_route(tiny_torch, tmp_path, monkeypatch):
     def broken(source, out_dir, ctx):
         raise ConversionError("torch -> tflite (litert-torch)", str(source.path), "unsupported op aten::foo")
@@ -25,8 +30,11 @@ def test_a_failing_converter_falls_back_to_the_next_route(tiny_torch, tmp_path, 
     result = convert_tiny(tiny_torch, tmp_path)
     artifact, = result.report["artifacts"]
     assert artifact["passed"] and artifact["route"] == ["torch.onnx.export", "onnx2tf"]
-    rejected, = artifact["rejected_routes"]
-    assert rejected["route"] == ["litert-torch"] and "aten::foo" in rejected["reason"]
+    failed, chosen = candidates(result)
+    assert failed["route"] == ["litert-torch"] and failed["status"] == "error"
+    assert "aten::foo" in failed["why"]
+    assert chosen["status"] == "chosen" and chosen["route"] == ["torch.onnx.export", "onnx2tf"]
+    assert (result.out / result.report["deliverables"][0]["path"]).is_file()
 
 
 def test_a_wrong_artifact_is_rejected_and_removed(tiny_torch, tmp_path, monkeypatch):
@@ -53,8 +61,9 @@ def test_a_wrong_artifact_is_rejected_and_removed(tiny_torch, tmp_path, monkeypa
     result = convert_tiny(tiny_torch, tmp_path)
     artifact, = result.report["artifacts"]
     assert artifact["passed"] and artifact["route"] != ["litert-torch"]
-    assert "unrelated" in artifact["rejected_routes"][0]["reason"]
-    assert not (result.out / "01_tflite").exists()  # the wrong artifact's folder is gone
+    rejected = candidates(result)[0]
+    assert rejected["status"] == "failed" and "unrelated" in rejected["why"]
+    assert rejected["path"] is None and not (result.out / "01_tflite").exists()  # removed
 
 
 def test_when_every_route_fails_the_error_lists_them(tiny_torch, tmp_path, monkeypatch):
@@ -62,6 +71,7 @@ def test_when_every_route_fails_the_error_lists_them(tiny_torch, tmp_path, monke
         raise ConversionError("x", str(source.path), "no")
     table = tuple(dataclasses.replace(c, run=broken) for c in tflite.CONVERTERS)
     monkeypatch.setattr(tflite, "CONVERTERS", table)
-    with pytest.raises(ConversionError, match="every route failed: litert-torch: .*torch.onnx.export -> onnx2tf"):
+    with pytest.raises(ConversionError, match="no candidate could be made: tflite fp32 via "
+                                              "litert-torch: .*torch.onnx.export -> onnx2tf"):
         convert_tiny(tiny_torch, tmp_path)
     assert not (tmp_path / "out").exists()

@@ -91,7 +91,7 @@ def test_external_weights_travel_with_the_model(onnx_variants, tmp_path):
     source = onnx_variants / "external" / "model.onnx"
     weights = onnx_variants / "external" / "weights.bin"
     result = edgekit.convert(str(source), "server-cpu", tmp_path / "out", formats=("onnx", "tflite", "tfjs"),
-                             bench_runs=0)
+                             precision="fp32", bench_runs=0)
     assert result.passed, [a["problems"] for a in result.report["artifacts"]]
     assert result.report["source"]["size_bytes"] == source.stat().st_size + weights.stat().st_size
     copy = next(a for a in result.report["artifacts"] if a["format"] == "onnx")

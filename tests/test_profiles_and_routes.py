@@ -7,7 +7,8 @@ from edgekit.plan import check_profile, make_plan
 from edgekit.profile import get_profile
 from edgekit.quantize import PRECISIONS
 from edgekit.targets.profiles import PROFILES
-from edgekit.targets.registry import OUTPUT_FORMATS, quantized_route, route
+from edgekit.candidates import ordered
+from edgekit.targets.registry import OUTPUT_FORMATS, route, routes
 
 SOURCE_FORMATS = ("keras", "savedmodel", "torch", "torchscript", "onnx")
 REQUIRED = {"android", "ios", "web", "raspberry-pi", "edge-tpu", "microcontroller", "server-cpu"}
@@ -47,9 +48,10 @@ def test_unknown_target_lists_the_valid_ones():
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_every_profile_precision_exists_for_its_formats(name):
+def test_every_profile_policy_is_produced_for_its_formats(name):
     profile = PROFILES[name]
-    assert all(fmt in PRECISIONS[profile.precision].formats for fmt in profile.formats)
+    assert all(fmt in PRECISIONS[p].formats for fmt in profile.formats for p in profile.policy_for(fmt))
+    assert all(profile.policy_for(fmt) for fmt in profile.formats)
     check_profile(profile)
 
 
@@ -63,22 +65,25 @@ def test_a_precision_a_format_cannot_take_is_refused_with_the_options():
 def test_int8_io_profiles_need_full_int8():
     for profile in PROFILES.values():
         if "int8-io" in profile.constraints:
-            assert profile.precision == "int8"
+            assert profile.policy == ("int8",)
 
 
 @pytest.mark.parametrize("source", SOURCE_FORMATS)
 @pytest.mark.parametrize("precision", [p for p in PRECISIONS if p != "fp32"])
 def test_every_precision_reaches_each_format_it_claims(source, precision):
     for fmt in PRECISIONS[precision].formats:
-        chain = quantized_route(source, fmt, precision)
-        assert chain[-1].dest == fmt and precision in chain[-1].precisions
+        chains = routes(source, fmt, precision)
+        assert chains, (source, fmt, precision)
+        assert all(c[-1].dest == fmt and precision in c[-1].precisions for c in chains)
 
 
-def test_quantized_torch_tflite_goes_through_the_tflite_converter():
-    """litert-torch and onnx2tf only write float models: int8 TFLite needs TFLiteConverter."""
-    tools = [c.tool for c in quantized_route("torch", "tflite", "int8")]
-    assert tools == ["torch.onnx.export", "onnx2tf", "tf.lite.TFLiteConverter"]
-    assert [c.tool for c in quantized_route("onnx", "onnx", "int8")] == ["onnxruntime.quantization"]
+def test_quantized_torch_tflite_routes_include_the_tflite_converter():
+    """litert-torch and onnx2tf write float models: int8 TFLite from torch needs a
+    converter or quantizer that quantizes, found among the routes."""
+    tools = [[c.tool for c in chain] for chain in routes("torch", "tflite", "int8")]
+    assert ["torch.onnx.export", "onnx2tf", "tf.lite.TFLiteConverter"] in tools
+    assert [[c.tool for c in chain] for chain in routes("onnx", "onnx", "int8")] == [
+        ["onnxruntime.quantization"]]
 
 
 def test_unknown_format_and_precision_are_refused_with_the_options():
@@ -88,26 +93,29 @@ def test_unknown_format_and_precision_are_refused_with_the_options():
         check_profile(get_profile("android").with_overrides(precision="int3"))
 
 
-def test_plan_shares_intermediates_and_marks_artifacts():
-    source = ModelHandle("m.keras", "keras", (), ())
-    plan = make_plan(source, get_profile("web").with_overrides(formats=["tflite", "tfjs", "onnx"],
-                                                              precision="fp32"))
-    assert [s.folder for s in plan.steps] == ["01_savedmodel", "02_tflite", "03_tfjs", "04_onnx"]
-    assert [s.is_artifact for s in plan.steps] == [False, True, True, True]
-    assert "savedmodel -> tfjs (tensorflowjs)" in plan.describe()
+def test_candidates_start_with_the_fp32_baseline_then_follow_the_policy():
+    profile = get_profile("android")
+    order = [(c.precision, c.tools) for c in ordered("keras", "tflite", profile.policy)]
+    assert order[0] == ("fp32", ("keras Model.export", "tf.lite.TFLiteConverter"))
+    precisions = list(dict.fromkeys(p for p, _ in order))
+    assert precisions == ["fp32", "int8", "int8-dynamic", "fp16"]
 
 
-def test_same_format_output_is_a_copy_step():
-    plan = make_plan(ModelHandle("m.onnx", "onnx", (), ()),
-                     get_profile("server-cpu").with_overrides(precision="fp32"))
-    assert [(s.converter.tool, s.is_artifact) for s in plan.steps] == [("copy", True)]
+def test_a_source_in_the_output_format_starts_with_a_copy():
+    order = list(ordered("onnx", "onnx", ("int8", "fp32")))
+    assert [(c.precision, c.tools) for c in order] == [
+        ("fp32", ("copy",)), ("int8", ("copy", "onnxruntime.quantization"))]
 
 
-def test_quantized_plan_keeps_the_fp32_counterpart():
-    plan = make_plan(ModelHandle("m.keras", "keras", (), ()), get_profile("android"))
-    assert [(s.folder, s.is_artifact) for s in plan.steps] == [
-        ("01_savedmodel", False), ("02_tflite", False), ("03_tflite_int8-dynamic", True)]
-    onnx = make_plan(ModelHandle("m.onnx", "onnx", (), ()),
-                     get_profile("server-cpu").with_overrides(precision="int8-dynamic"))
-    assert [(s.converter.tool, s.precision) for s in onnx.steps] == [
-        ("copy", "fp32"), ("onnxruntime.quantization", "int8-dynamic")]
+def test_dry_run_lists_the_candidates_in_order():
+    plan = make_plan(ModelHandle("m.keras", "keras", (), ()),
+                     get_profile("web").with_overrides(formats=["tflite", "tfjs"], precision="fp32"))
+    text = plan.describe()
+    assert "tflite candidates, in order" in text and "tfjs candidates, in order" in text
+    assert "1. tflite fp32 via keras Model.export -> tf.lite.TFLiteConverter" in text
+
+
+def test_a_forced_precision_narrows_the_policy():
+    profile = get_profile("android").with_overrides(precision="int8-dynamic")
+    assert profile.policy == ("int8-dynamic",) and profile.forced
+    assert get_profile("android").with_overrides(precision="auto").policy == get_profile("android").policy

@@ -175,7 +175,8 @@ def test_a_factory_sees_only_its_own_path_in_argv(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["convert", "MODEL", "-t", "server-cpu", "--seed", "-1"],
-    ["convert", "MODEL", "-t", "android", "--precision", "int8", "--calib-samples", "0"],
+    ["convert", "MODEL", "-t", "android", "--precision", "int8", "--calib-samples", "0",
+     "--eval", "DATA"],
     ["convert", "MODEL", "-t", "server-cpu", "--bench-runs", "-3"],
     ["convert", "MODEL", "-t", "server-cpu", "--max-drop", "-1"],
     ["convert", "MODEL", "-t", "server-cpu", "--prune", "1.5"],
@@ -183,10 +184,10 @@ def test_a_factory_sees_only_its_own_path_in_argv(tmp_path):
     ["bench", "MODEL", "--threads", "0"],
     ["demo", "--port", "70000"],
 ], ids=lambda args: " ".join(args[2:] if args[0] != "demo" else args))
-def test_numeric_options_out_of_range_are_usage_errors(tmp_path, args):
-    model = scaled(tmp_path / "double.onnx", 2.0)
-    code, output = run_cli(*[model if a == "MODEL" else a for a in args], "--out", tmp_path / "out") \
-        if args[0] == "convert" else run_cli(*[model if a == "MODEL" else a for a in args])
+def test_numeric_options_out_of_range_are_usage_errors(tmp_path, data, args):
+    files = {"MODEL": scaled(tmp_path / "double.onnx", 2.0), "DATA": data}
+    args = [files.get(a, a) for a in args] + (["--out", tmp_path / "out"] if args[0] == "convert" else [])
+    code, output = run_cli(*args)
     assert_clean_error(code, output, tmp_path / "out")
 
 
@@ -355,3 +356,33 @@ def test_a_fifo_inside_a_savedmodel_folder_does_not_block(tmp_path, where):
     fifo(folder / where)
     result = run_edgekit("inspect", folder)
     assert result.returncode == 1 and "not a regular file" in result.stderr, result.stderr
+
+
+# --- found by benchmarks/fuzz_inputs.py ---
+
+def test_a_damaged_compressed_npz_is_a_user_error(tmp_path):
+    model = scaled(tmp_path / "double.onnx", 2.0)
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, x=np.random.default_rng(0).random((64, 4, 4), dtype=np.float32))
+    data = bytearray(packed.read_bytes())
+    data[len(data) // 3] ^= 0x55  # inside the deflate stream: zlib.error, not an OSError
+    packed.write_bytes(bytes(data))
+    code, output = run_cli("validate", model, model, "--eval", packed)
+    assert_clean_error(code, output, tmp_path / "none")
+
+
+def test_a_torchscript_file_with_a_short_storage_does_not_crash_the_process(tmp_path):
+    """torch.jit.load read past a storage member shorter than its pickle says: SIGSEGV."""
+    import zipfile
+
+    import torch
+    good = tmp_path / "good.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(4, 3)), good)
+    bad = tmp_path / "bad.pt"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for member in source.infolist():
+            content = source.read(member.filename)
+            target.writestr(member, b"" if member.filename.endswith("data/1") else content)
+    result = run_edgekit("inspect", bad, "--input-shape", "1,4")
+    assert result.returncode == 1 and "holds 0 bytes" in result.stderr, (result.returncode, result.stderr)
+    assert run_edgekit("inspect", good, "--input-shape", "1,4").returncode == 0

@@ -15,6 +15,7 @@ from . import interrupts
 from .errors import EdgekitError
 
 EXIT_BUDGET_FAILED = 2
+QUICK_CANDIDATES, QUICK_RUNS = 3, 20  # --quick
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): tells a bug apart from a user error (1)
 
 
@@ -94,8 +95,8 @@ def cli():
 @click.option("--eval", "eval_data", type=click.Path(),
               help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
 @click.option("--formats", help="Comma-separated output formats, overriding the profile's (tflite,onnx,tfjs,savedmodel).")
-@click.option("--precision", help="Override the profile's precision: fp32, fp16, int8-dynamic, "
-              "int8, int16x8, or auto (most aggressive within --max-drop).")
+@click.option("--precision", help="Force one precision (fp32, fp16, int8-dynamic, int8, int16x8) "
+              "instead of searching the profile's policy (auto, the default).")
 @click.option("--max-drop", type=click.FloatRange(min=0), metavar="POINTS",
               help="Accuracy budget in points (or top-1 agreement points without labels).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
@@ -125,11 +126,18 @@ def cli():
 @ALLOW_UNSAFE_CODE
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
               help="Seed for random inputs and sampling.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
+@click.option("--max-candidates", type=click.IntRange(min=1), metavar="N",
+              help="Try at most N candidates per format (the search stops there).")
+@click.option("--quick", is_flag=True, help="For CI: at most 3 candidates per format and 20 "
+              "timed runs each.")
+@click.option("--dry-run", is_flag=True, help="Print the candidates in search order and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
-            train, epochs, bench_runs, labels, allow_unsafe_code, seed, dry_run):
-    """Convert MODEL for a target profile, then validate every artifact.
+            train, epochs, bench_runs, labels, allow_unsafe_code, seed, max_candidates, quick,
+            dry_run):
+    """Convert MODEL for a target profile: search the candidates (route x precision x
+    variant) the profile allows, prove each in its runtime, deliver the fastest proven one
+    per format to OUT/deploy/FORMAT/.
 
     MODEL is a .keras/.h5 file, a SavedModel folder, an .onnx file, a TorchScript .pt,
     a torch.export .pt2, or FILE.py:FACTORY (with --weights) for PyTorch.
@@ -151,7 +159,9 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         weights=weights, calib=calib, calib_preprocess=calib_preprocess,
         calib_method=calib_method, calib_samples=calib_samples,
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-        labels=labels or (), bench_runs=bench_runs, allow_unsafe_code=allow_unsafe_code,
+        labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
+        max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
+        else max_candidates, allow_unsafe_code=allow_unsafe_code,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
@@ -170,8 +180,8 @@ def profiles(as_json):
     if as_json:
         click.echo(json.dumps([asdict(p) for p in PROFILES.values()], indent=2))
         return 0
-    rows = [("target", "formats", "precision", "threads", "max drop", "max size", "notes")]
-    rows += [(p.name, ",".join(p.formats), p.precision, str(p.threads),
+    rows = [("target", "formats", "precisions searched", "threads", "max drop", "max size", "notes")]
+    rows += [(p.name, ",".join(p.formats), ",".join(p.policy), str(p.threads),
               f"{p.budgets.max_accuracy_drop} pt",
               f"{p.budgets.max_size_mb} MB" if p.budgets.max_size_mb else "-", p.notes)
              for p in PROFILES.values()]

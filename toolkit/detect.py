@@ -1,6 +1,7 @@
 """Which format a model path holds, judged by its content; a known extension must agree."""
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,8 @@ def _zip_format(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+            _check_local_headers(path, archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise InputError(f"{path} is a corrupt or truncated archive ({error})") from None
     base = {name.split("/", 1)[-1] for name in names}
     if "config.json" in names and "model.weights.h5" in names:
@@ -123,6 +125,28 @@ def _zip_format(path: Path) -> str:
         raise InputError(f"{path} is a PyTorch state_dict (weights only); load it with the code "
                          f"that builds the model: FILE.py:FACTORY --weights {path}")
     raise InputError(f"{path} is a zip archive but not a Keras, TorchScript or torch.export model")
+
+
+LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... crc, sizes, name and extra lengths
+
+
+def _check_local_headers(path: Path, members) -> None:
+    """Python's zipfile trusts the central directory; PyTorch's reader (miniz) reads each
+    member's local header, and a local header that disagrees with the directory made
+    torch.jit.load crash the process (SIGSEGV, found by benchmarks/fuzz_inputs.py). So
+    every local header must agree with the directory before a framework opens the file."""
+    with open(path, "rb") as handle:
+        for member in members:
+            handle.seek(member.header_offset)
+            fields = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
+            signature, _, flags, method, _, _, crc, compressed, size, name_length, _ = fields
+            name = handle.read(name_length)
+            descriptor = flags & 0x08  # sizes and CRC follow the data instead
+            if signature != b"PK\x03\x04" or name.decode("utf-8", "replace") != member.filename \
+                    or method != member.compress_type or not descriptor and (
+                        crc, compressed, size) != (member.CRC, member.compress_size, member.file_size):
+                raise zipfile.BadZipFile(f"member {member.filename}: its local header disagrees "
+                                         "with the archive's directory")
 
 
 def _parses_as_onnx(path: Path) -> bool:

@@ -1,8 +1,10 @@
-"""`edgekit.convert`: plan, convert step by step, prove each result, report.
+"""`edgekit.convert`: plan, search each format's candidates, deliver, report.
 
 Data flows one way: open the source -> plan (all checks) -> load data -> run the original
--> for each step: convert into its own folder, then run and judge the result -> report.
-Everything happens in a temporary folder moved into place at the end.
+-> per output format, a search (edgekit.search): each candidate converted into its own
+folder (edgekit.workshop), run and judged in its runtime, timed -> the fastest proven one
+copied to deploy/<format>/ (edgekit.deploy) -> report. Everything happens in a temporary
+folder moved into place at the end.
 """
 from __future__ import annotations
 
@@ -11,23 +13,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import interrupts
+from .bench import median_latency_ms
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
+from .candidates import Followups, ordered
 from .data import load_eval, random_inputs
+from .deploy import deploy
 from .drift import accuracy, constant_outputs
 from .errors import ConversionError, EdgekitError, InputError, first_line
-from .fallback import secure
-from .tensors import feed_for
 from .loading import check_labels, open_model, parse_labels
-from .plan import AUTO, Plan, Step, check_profile, make_plan
-from .bench import median_latency_ms
+from .plan import Plan, check_profile, make_plan
 from .profile import get_profile
 from .pruning import PruneSpec, methods, prune_source
 from .pruning import check as check_pruning
 from .quantize import PRECISIONS
-from .report import build, write
+from .report import Record, build, write
+from .search import Outcome, search
 from .targets.context import StepContext
-from .validate import Verdict, judge, reference_outputs
+from .tensors import feed_for
+from .validate import reference_outputs
+from .workshop import Workshop
 from .workspace import OutputFolder
 
 
@@ -41,98 +45,6 @@ class Result:
         return self.report["passed"]
 
 
-class Run:
-    """The steps of one conversion run, executed in a work folder: each produced model is
-    kept by (format, precision) for later steps and judged as soon as it exists."""
-
-    def __init__(self, plan: Plan, data, work: Path, ctx: StepContext, progress,
-                 original_accuracy: float | None = None):
-        """`plan.source` is the reference for drift; accuracy drops are measured from
-        `original_accuracy` when given (the unpruned model's), else from the reference's."""
-        self.plan, self.data, self.work, self.ctx, self.progress = plan, data, work, ctx, progress
-        source = plan.source
-        progress(f"running the reference {source.format} model on {data.samples} samples")
-        self.reference = reference_outputs(source, data)
-        self.warnings = [f"output {i} of the original is the same for every sample: drift "
-                         "figures cannot tell a good artifact from a broken one here; use real "
-                         "--eval data" for i in constant_outputs(self.reference)]
-        self.source_accuracy = accuracy(self.reference, data.labels) \
-            if original_accuracy is None else original_accuracy
-        self.handles = {(source.format, "fp32"): source}
-        self.routes: dict = {(source.format, "fp32"): []}
-        self.results: list[tuple[Step, Verdict, list]] = []
-        self.failures: dict = {}  # output key -> (route tools, why) for steps that failed
-        self.rejected: dict = {}  # output key -> routes rejected before the one that worked
-
-    def produce(self, step: Step, float_nodes: tuple[str, ...] = ()) -> Verdict:
-        interrupts.check()
-        self.progress(f"[{step.index}] {step.name}")
-        (self.work / step.folder).mkdir()
-        self.ctx.precision, self.ctx.float_nodes = step.precision, float_nodes
-        try:
-            handle = step.converter.run(self.handles[step.input_key], self.work / step.folder,
-                                        self.ctx)
-        except EdgekitError:
-            shutil.rmtree(self.work / step.folder)  # a search may carry on without it
-            raise
-        inherited = self.handles[step.input_key].notes  # e.g. clean-ups done on the way
-        handle = replace(handle, precision=step.precision,
-                         notes=tuple(dict.fromkeys(inherited + handle.notes)))
-        self.handles[step.output_key] = handle
-        self.routes[step.output_key] = self.routes[step.input_key] + [step.converter]
-        self.progress(f"      validating {handle.format} ({step.precision}) in its runtime")
-        verdict = judge(handle, self.plan.source, self.data, self.reference,
-                        PRECISIONS[step.precision].tolerance, self.plan.profile.budgets,
-                        self.source_accuracy)
-        self.results.append((step, verdict, self.routes[step.output_key]))
-        return verdict
-
-    def attempt(self, step: Step) -> None:
-        """Produce a planned step; a failure is recorded (a fallback route may still
-        succeed) instead of ending the run."""
-        before = self.routes.get(step.input_key)
-        tools = ([c.tool for c in before] if before is not None
-                 else self.failures.get(step.input_key, ([], ""))[0]) + [step.converter.tool]
-        if step.input_key not in self.handles:
-            cause = self.failures.get(step.input_key, (None, "not produced"))[1]
-            self.failures[step.output_key] = (tools, f"its input ({step.input_key[0]}) failed: {cause}")
-            return
-        try:
-            self.produce(step)
-        except ConversionError as error:
-            self.failures[step.output_key] = (tools, str(error))
-
-    def artifact(self, key):
-        """The (step, verdict, route) of the artifact produced for `key`, if any."""
-        return next((r for r in self.results if r[0].is_artifact and r[0].output_key == key), None)
-
-    def produce_chain(self, chain, precision: str, variant: str = "",
-                      float_nodes: tuple[str, ...] = ()) -> Verdict:
-        """Produce whatever fp32 models `chain` needs that do not exist yet, then its last
-        converter's output at `precision`."""
-        for converter in chain[:-1]:
-            if (converter.dest, "fp32") not in self.handles:
-                self.produce(Step(self.next_index(), converter, "fp32", False))
-        step = Step(self.next_index(), chain[-1], precision, False, variant)
-        return self.produce(step, float_nodes)
-
-    def next_index(self) -> int:
-        return len(self.results) + 1
-
-    def discard(self, verdict: Verdict) -> None:
-        """Remove a rejected attempt's files and row (its figures stay in the search trail)."""
-        index = next(i for i, (_, v, _) in enumerate(self.results) if v is verdict)
-        step, _, _ = self.results.pop(index)
-        shutil.rmtree(self.work / step.folder)
-        if self.handles.get(step.output_key) is verdict.handle:
-            del self.handles[step.output_key]
-
-    def mark_artifact(self, verdict: Verdict) -> None:
-        for i, (step, v, route) in enumerate(self.results):
-            if v is verdict:
-                self.results[i] = (replace(step, is_artifact=True), v, route)
-
-
 def convert(model: str, target: str, out: str | Path | None = None, *,
             eval_data: str | Path | None = None, formats: tuple[str, ...] | None = None,
             precision: str | None = None, max_drop: float | None = None,
@@ -141,20 +53,21 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
             calib_preprocess: str | None = None,
             prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (), bench_runs: int = 50,
+            max_candidates: int | None = None,
             allow_unsafe_code: bool = False, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
-    """Convert `model` for `target`; returns the Result (or the plan's text when dry_run).
-
-    precision="auto" searches from the most to the least aggressive precision for the
-    smallest artifact whose accuracy drop stays within `max_drop` points."""
+    """Convert `model` for `target`: for each output format, search the candidates the
+    profile's policy allows (edgekit.search) and deliver the fastest proven one. Returns
+    the Result (or the plan's text when dry_run). `precision` forces one precision."""
     profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
     if calib is not None and not Path(calib).exists():
         raise InputError(f"no such calibration data: {calib}")
-    if profile.precision != AUTO and PRECISIONS[profile.precision].needs_calibration \
-            and not (calib or eval_data):
-        raise InputError(missing_message(profile.precision))
+    for fmt in profile.formats:  # a policy that is all calibrated precisions needs data
+        policy = profile.policy_for(fmt)
+        if all(PRECISIONS[p].needs_calibration for p in policy) and not (calib or eval_data):
+            raise InputError(missing_message(policy[0]))
     source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
     labels_file = Path(labels) if isinstance(labels, str) and Path(labels).is_file() else None
     labels = parse_labels(labels) if isinstance(labels, str) else tuple(labels)
@@ -169,9 +82,10 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     plan = replace(plan, source=source)
     calibration = None
     if calib and not plan.needs_calibration:
-        warn(f"--calib is ignored: {profile.precision} does not calibrate activations")
+        warn(f"--calib is ignored: no precision considered ({', '.join(profile.policy)}) "
+             "calibrates activations")
     if plan.needs_calibration and (calib or data.origin != "random"):
-        calibration = load_calibration(source, profile.precision, Path(calib) if calib else None,
+        calibration = load_calibration(source, "int8", Path(calib) if calib else None,
                                        data, calib_samples, seed, calib_preprocess)
         for message in calibration.warnings:
             warn(message)
@@ -180,37 +94,75 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
                                         prune.train if prune else None) if p)
     folder = OutputFolder(out, protected)
     with folder as work, _paths_as_final(work, folder.final):
-        ctx = StepContext(constraints=profile.constraints, calibration=calibration,
-                          calib_method=calib_method, work_dir=work / ".scratch",
-                          labels=tuple(labels), input_range=data.value_range(),
-                          source_name=Path(source.path).name)
-        ctx.work_dir.mkdir()
+        context = StepContext(constraints=profile.constraints, calibration=calibration,
+                              calib_method=calib_method, work_dir=work / ".scratch",
+                              labels=tuple(labels), input_range=data.value_range(),
+                              source_name=Path(source.path).name)
+        context.work_dir.mkdir()
         pruning = None
         if prune is not None:
             plan, pruning = _prune(plan, prune, data, work, seed, progress)
-        run = Run(plan, data, work, ctx, progress,
-                  pruning["accuracy_before"] if pruning else None)
-        searches = {}
-        if profile.precision == AUTO:
-            from .auto import search
-            for step in plan.steps:
-                run.produce(step)
-            searches = {fmt: search(run, fmt) for fmt in profile.formats}
-        else:
-            for step in plan.steps:
-                run.attempt(step)
-            for fmt in profile.formats:
-                secure(run, fmt, profile.precision)
-        shutil.rmtree(ctx.work_dir)
-        timings = _bench(run, source, bench_runs, progress) if bench_runs else {}
-        for message in run.warnings:
+        progress(f"running the reference {plan.source.format} model on {data.samples} samples")
+        reference = reference_outputs(plan.source, data)
+        source_accuracy = pruning["accuracy_before"] if pruning else accuracy(reference, data.labels)
+        warnings = [f"output {i} of the original is the same for every sample: drift figures "
+                    "cannot tell a good artifact from a broken one here; use real --eval data"
+                    for i in constant_outputs(reference)]
+        timer = _timer(plan, data, bench_runs) if bench_runs else None
+        workshop = Workshop(plan.source, data, reference, work, context, profile.budgets,
+                            source_accuracy, timer, progress, has_calibration=calibration is not None)
+        outcomes = [_search(plan, fmt, workshop, max_candidates, progress) for fmt in profile.formats]
+        shutil.rmtree(context.work_dir)
+        deliverables = [deploy(outcome, workshop, work, context) for outcome in outcomes]
+        timings = _time_source_and_gpu(plan, data, workshop, outcomes, bench_runs, progress)
+        for message in warnings:
             warn(message)
-        report = build(plan, data, run.source_accuracy, run.results, work, _versions(run),
-                       calibration, searches, pruning, source, timings, run.rejected)
-        report["warnings"] = run.warnings
+        report = build(Record(plan, data, source_accuracy, workshop, outcomes, deliverables,
+                              work, _versions(plan, workshop), calibration, pruning, source,
+                              timings, warnings))
         write(report, work)
         folder.commit()
     return Result(report, folder.final)
+
+
+def _search(plan: Plan, fmt: str, workshop: Workshop, max_candidates, progress) -> Outcome:
+    """One format's search, then the losing candidates' files removed: only proven models
+    (and, when nothing passed, the failing candidate that got furthest) stay in --out."""
+    profile = plan.profile
+    policy = profile.policy_for(fmt)
+    followups = Followups(profile.constraints, lambda c: _rank_layers(c, workshop))
+    outcome = search(fmt, ordered(plan.source.format, fmt, policy), workshop, policy, followups,
+                     max_candidates)
+    if outcome.chosen is None:
+        progress(f"      no {fmt} candidate passed")
+    outcome.kept = outcome.chosen or _closest_failure(outcome)
+    outcome.ranking = next(iter(followups.rankings.values()), [])
+    for trial in outcome.trials:
+        if trial is not outcome.kept and not trial.passed:
+            workshop.discard(trial)
+    if outcome.kept is None:
+        tried = [t for t in outcome.trials if t.candidate.precision in policy]
+        raise ConversionError(fmt, str(plan.source.path), "no candidate could be made: " + "; ".join(
+            f"{t.candidate.describe()}: {t.reason}" for t in tried))
+    return outcome
+
+
+def _closest_failure(outcome: Outcome):
+    """When no candidate passed, the one kept as the format's failing artifact for the user
+    to inspect: the last one that ran at a precision the policy allows (the least
+    aggressive, or the variant with the most layers in float)."""
+    ran = [t for t in outcome.trials if t.verdict is not None
+           and t.candidate.precision in outcome.policy]
+    return ran[-1] if ran else None
+
+
+def _rank_layers(candidate, workshop: Workshop) -> list:
+    from .targets.registry import format_module
+    ranker = getattr(format_module(candidate.fmt), "rank_layers", None)
+    if ranker is None:
+        return []
+    workshop.progress(f"      ranking {candidate.fmt} layers by int8 damage")
+    return ranker(workshop.fp32_input_of(candidate), workshop.context)
 
 
 def _static_from_data(source, data):
@@ -261,42 +213,58 @@ def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
     return replace(plan, source=pruned), summary
 
 
-def _bench(run: Run, source, runs: int, progress) -> dict[str, dict]:
-    """Latency of the source, every artifact and the fp32 counterparts of quantized ones,
-    each in its own runtime with the profile's thread count: path -> BenchResult dict."""
-    from .bench import bench, bench_gpu
-    from .roofline import model_estimate
-    threads = run.plan.profile.threads
-    quantized = {step.converter.dest for step, _, _ in run.results
-                 if step.is_artifact and step.precision != "fp32"}
-    handles = [source] + [v.handle for step, v, _ in run.results
-                          if step.is_artifact or (step.precision == "fp32"
-                                                  and step.converter.dest in quantized)]
-    timings = {}
-    sample = [x[:1] for x in run.data.inputs]  # a real sample, in the source's layout
-    for handle in handles:
-        progress(f"timing {handle.format} ({handle.precision}) on {threads} thread(s)")
-        feed = feed_for(handle, run.plan.source, sample)
+def _timer(plan: Plan, data, runs: int):
+    """Times a proven model on the profile's threads, pinned (edgekit.bench), on a real
+    sample in the source's layout; a runtime that fails to time is reported, not fatal."""
+    from .bench import bench
+    sample = [x[:1] for x in data.inputs]
+
+    def time_model(handle) -> dict:
         try:
-            timing = bench(handle, threads, runs=runs, warmup=max(1, runs // 10),
-                           inputs=feed).as_dict()
-            timing["gpu"] = bench_gpu(handle, runs=runs, warmup=max(1, runs // 10), inputs=feed)
-        except Exception as error:  # a runtime failing to time is reported, not fatal
-            timings[str(handle.path)] = {"error": f"timing failed: {first_line(error)}"}
+            return bench(handle, plan.profile.threads, runs=runs, warmup=max(1, runs // 10),
+                         inputs=feed_for(handle, plan.source, sample)).as_dict()
+        except Exception as error:
+            return {"error": f"timing failed: {first_line(error)}"}
+    return time_model
+
+
+def _time_source_and_gpu(plan: Plan, data, workshop: Workshop, outcomes, runs: int,
+                         progress) -> dict[str, dict]:
+    """Timings by model path: the source on the profile's threads, and the candidates the
+    search timed, each deliverable with its GPU figure (or why there is none) and a
+    roofline estimate."""
+    from .bench import bench_gpu
+    from .roofline import model_estimate
+    timings = {str(p.verdict.handle.path): p.timing for p in workshop.products.values() if p.timing}
+    if not runs:
+        return timings
+    progress(f"timing the source {plan.source.format} model on {plan.profile.threads} thread(s)")
+    timings[str(plan.source.path)] = _timer(plan, data, runs)(plan.source)
+    sample = [x[:1] for x in data.inputs]
+    chosen = [workshop.product_of(o.chosen.candidate) for o in outcomes if o.chosen]
+    for product in [p for p in chosen if p is not None]:
+        handle = product.verdict.handle
+        timing = timings.get(str(handle.path))
+        if not timing or "error" in timing:
             continue
-        timing["estimate"] = model_estimate(handle, run.plan.profile.device, timing["latency_ms"]["p50"])
-        timings[str(handle.path)] = timing
+        timing["gpu"] = bench_gpu(handle, runs=runs, warmup=max(1, runs // 10),
+                                  inputs=feed_for(handle, plan.source, sample))
+    for path, timing in timings.items():
+        handle = next((p.verdict.handle for p in workshop.products.values()
+                       if str(p.verdict.handle.path) == path), plan.source)
+        if timing and "latency_ms" in timing:
+            timing["estimate"] = model_estimate(handle, plan.profile.device, timing["latency_ms"]["p50"])
     return timings
 
 
-def _versions(run: Run) -> dict:
+def _versions(plan: Plan, workshop: Workshop) -> dict:
     from .targets.registry import format_module
     from .versions import package_versions, tfjs_versions
-    steps = [step for step, _, _ in run.results]
-    packages = set(format_module(run.plan.source.format).PACKAGES)
-    for step in steps:
-        packages |= set(step.converter.packages) | set(format_module(step.converter.dest).PACKAGES)
+    packages = set(format_module(plan.source.format).PACKAGES)
+    for product in workshop.products.values():
+        packages |= {p for c in product.route for p in c.packages}
+        packages |= set(format_module(product.verdict.handle.format).PACKAGES)
     versions = package_versions(packages)
-    if any(step.converter.dest == "tfjs" for step in steps):
+    if any(p.verdict.handle.format == "tfjs" for p in workshop.products.values()):
         versions.update(tfjs_versions())
     return versions

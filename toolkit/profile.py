@@ -15,19 +15,33 @@ class Budgets:
 class TargetProfile:
     name: str
     formats: tuple[str, ...]
-    precision: str
+    # precisions the search considers, in order (edgekit.search): the deliverable is the
+    # fastest proven one; `--precision X` narrows this to (X,)
+    policy: tuple[str, ...]
     threads: int  # CPU threads that stand for the device class when timing on the host
     budgets: Budgets = field(default_factory=Budgets)
     constraints: tuple[str, ...] = ()  # e.g. "int8-io": model inputs/outputs must be int8
     notes: str = ""
     device: object = None  # edgekit.roofline.DeviceSpec: the reference device for estimates
+    forced: bool = False  # the policy is the user's --precision, not the profile's
 
     def with_overrides(self, formats=None, precision=None, max_drop=None) -> "TargetProfile":
-        """The same profile with the user's --formats / --precision / --max-drop applied."""
+        """The same profile with the user's --formats / --precision / --max-drop applied
+        (`--precision auto` keeps the profile's own policy)."""
         budgets = self.budgets if max_drop is None else \
             replace(self.budgets, max_accuracy_drop=float(max_drop))
+        forced = precision not in (None, AUTO)
         return replace(self, formats=tuple(formats) if formats else self.formats,
-                       precision=precision or self.precision, budgets=budgets)
+                       policy=(precision,) if forced else self.policy, forced=forced,
+                       budgets=budgets)
+
+    def policy_for(self, fmt: str) -> tuple[str, ...]:
+        """The policy's precisions this format can be produced at."""
+        from .quantize import PRECISIONS
+        return tuple(p for p in self.policy if fmt in PRECISIONS[p].formats)
+
+
+AUTO = "auto"  # --precision auto: the profile's own policy (the default)
 
 
 def get_profile(name: str) -> TargetProfile:

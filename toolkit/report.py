@@ -3,31 +3,36 @@ one-screen summary printed at the end.
 
 report.json fields (accuracy and agreement are fractions 0..1; paths are relative to the
 output folder; accuracy_drop is in points, 0..100):
-  target, profile{formats, precision, threads, budgets, constraints}, passed,
+  schema_version (2), target, profile{formats, policy[], precision_forced, threads, budgets,
+  constraints}, passed (every format delivered a proven model),
   source{path, format, inputs, outputs, size_bytes, accuracy, + the latency fields},
   host{cpu, machine, cores, isa[], gpu{available, via | reason}},
   data{origin, samples, seed, labelled, notes},
   calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
   pruning (with --prune) {method, sparsity_requested, zero_fraction, parameter_reduction,
-        parameters_before/
-        after, size_bytes_before/after, compressed_bytes_before/after, accuracy_before/after,
-        accuracy_change_points, latency_ms_before/after, speedup, note, fine_tune, path} or null,
-  auto (with --precision auto) {format: {chosen, budget_points, float_layers[]{tensor,
-        kept_in_float[], median_relative_error}, ranking[], trail[] (every attempt)}} or null,
-  artifacts[]{format, precision, path, size_bytes, sha256, byte_reproducible (as measured
-              for the converter; the note says why not), size_ratio_fp32, route[], inputs,
-              outputs, accuracy, accuracy_drop,
+        parameters_before/after, size_bytes_before/after, compressed_bytes_before/after,
+        accuracy_before/after, accuracy_change_points, latency_ms_before/after, speedup,
+        note, fine_tune, path} or null,
+  search{format: {policy[], budget_points, objective, stopped, float_ranking[]{tensor,
+        kept_in_float[], median_relative_error}, candidates[]{candidate, route[], precision,
+        variant, variant_note, status ("chosen"|"passed"|"failed"|"error"|"skipped"),
+        in_policy, size_bytes, accuracy_drop, drift, p50_ms, why, path}}},
+  deliverables[]{format, path (deploy/<format>/...), precision, route[], variant, candidate,
+        artifact (its step folder), size_bytes, sha256, metadata (its edgekit.json)},
+  artifacts[] (one per format: the deliverable, or the failing candidate kept for
+              inspection) {format, precision, variant, path, size_bytes, sha256,
+              byte_reproducible (as measured for the converter; the note says why not),
+              size_ratio_fp32, route[], inputs, outputs, accuracy, accuracy_drop,
               drift{top1_agreement, top5_agreement, max_abs_error, mean_abs_error, cosine,
-                    sqnr_db},
-              drift_per_output[], passed, problems[], notes[], speedup_vs_fp32,
-              rejected_routes[]{route[], reason} (tried first, rejected, removed),
+                    sqnr_db, nonfinite}, drift_per_output[], passed, deliverable, problems[],
+              notes[], speedup_vs_fp32,
               latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
               affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy"),
               estimate{macs, weight_bytes, device, device_basis, device_lower_bound_ms,
                        host_peak_gmacs, host_efficiency} (roofline; ESTIMATES, not measured),
               gpu{available, latency_ms | reason} (a separate column: never compared with CPU)},
-  intermediates[] (same fields: models built on the way and the fp32 counterparts of
-                   quantized artifacts, validated too),
+  intermediates[] (same fields: models built on the way, fp32 baselines and proven
+                   candidates that lost, validated too),
   warnings[] (e.g. outputs that do not vary, which make drift figures meaningless),
   versions{package: version}, edgekit_version,
   files[] (every file of the output folder, relative: how a later run recognises it).
@@ -36,66 +41,120 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .data import Dataset
-from .model import files_of
 from .drift import Drift
 from .host import host
-from .model import ModelHandle
+from .model import ModelHandle, files_of
 from .plan import Plan
-from .validate import Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the search (search, deliverables), files[]; "auto" is gone
 
 
-def build(plan: Plan, data: Dataset, source_accuracy: float | None, results: list[tuple],
-          work: Path, versions: dict, calibration=None, searches: dict | None = None,
-          pruning: dict | None = None, source: ModelHandle | None = None,
-          timings: dict | None = None, rejected: dict | None = None) -> dict:
-    """`results`: (step, verdict, route: the converters that made it) for each step. `source` is the
-    user's model when it differs from the plan's (which is then its pruned version)."""
-    profile = plan.profile
-    source = source or plan.source
-    fp32_sizes = {step.converter.dest: verdict.handle.size_bytes()
-                  for step, verdict, _ in results if step.precision == "fp32"}
-    timings = timings or {}
-    rows = [_artifact(step, verdict, route, source_accuracy, work, fp32_sizes)
-            for step, verdict, route in results]
-    for row, (step, verdict, _) in zip(rows, results):
-        row.update(_timing(timings.get(str(verdict.handle.path))))
-        row["rejected_routes"] = (rejected or {}).get(step.output_key, []) if step.is_artifact else []
+@dataclass(frozen=True)
+class Record:
+    """Everything a run found out, for the report."""
+    plan: Plan
+    data: Dataset
+    source_accuracy: float | None
+    workshop: object  # edgekit.workshop.Workshop: the models made and how they were judged
+    outcomes: list  # edgekit.search.Outcome per output format
+    deliverables: list  # edgekit.deploy entries (None for a format that failed)
+    work: Path
+    versions: dict
+    calibration: object = None
+    pruning: dict | None = None
+    source: ModelHandle | None = None  # the user's model when the plan's is its pruned version
+    timings: dict | None = None  # model path -> edgekit.bench result
+    warnings: list = ()
+
+
+def build(record: Record) -> dict:
+    profile, work = record.plan.profile, record.work
+    source = record.source or record.plan.source
+    products = list(record.workshop.products.values())
+    fp32_sizes = {p.verdict.handle.format: p.verdict.handle.size_bytes()
+                  for p in products if p.precision == "fp32"}
+    kept = {record.workshop.key_of(o.kept.candidate) for o in record.outcomes if o.kept}
+    timings = record.timings or {}
+    rows = []
+    for product in products:
+        row = _artifact(product, record.source_accuracy, work, fp32_sizes)
+        row.update(_timing(timings.get(str(product.verdict.handle.path))))
+        row["deliverable"] = product.key in kept and row["passed"]
+        rows.append(row)
     _flag_slow_quantized(rows)
-    artifacts = [row for row, (step, _, _) in zip(rows, results) if step.is_artifact]
+    artifacts = [row for row, product in zip(rows, products) if product.key in kept]
+    deliverables = [d for d in record.deliverables if d]
     return {
         "schema_version": SCHEMA_VERSION,
-        "edgekit_version": versions.get("edgekit"),
+        "edgekit_version": record.versions.get("edgekit"),
         "target": profile.name,
-        "profile": {"formats": list(profile.formats), "precision": profile.precision,
+        "profile": {"formats": list(profile.formats), "policy": list(profile.policy),
+                    "precision_forced": profile.forced,
                     "threads": profile.threads, "budgets": asdict(profile.budgets),
                     "constraints": list(profile.constraints)},
-        "passed": bool(artifacts) and all(a["passed"] for a in artifacts),
+        "passed": bool(artifacts) and all(a["passed"] for a in artifacts)
+        and len(deliverables) == len(profile.formats),
         "source": {"path": str(source.path), "format": source.format,
                    "inputs": [s.describe() for s in source.inputs],
                    "outputs": [s.describe() for s in source.outputs],
-                   "size_bytes": source.size_bytes(), "accuracy": source_accuracy,
+                   "size_bytes": source.size_bytes(), "accuracy": record.source_accuracy,
                    **_timing(timings.get(str(source.path)))},
         "host": host(),
-        "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed,
-                 "labelled": data.labels is not None, "notes": list(data.notes)},
-        "calibration": calibration.summary() if calibration else None,
-        "auto": searches or None,
-        "pruning": pruning,
+        "data": {"origin": record.data.origin, "samples": record.data.samples,
+                 "seed": record.data.seed, "labelled": record.data.labels is not None,
+                 "notes": list(record.data.notes)},
+        "calibration": record.calibration.summary() if record.calibration else None,
+        "search": {o.fmt: _search(o, record, rows) for o in record.outcomes},
+        "deliverables": deliverables,
+        "pruning": record.pruning,
         "artifacts": artifacts,
-        "intermediates": [row for row, (step, _, _) in zip(rows, results) if not step.is_artifact],
-        "versions": versions,
+        "intermediates": [row for row in rows if not any(row is a for a in artifacts)],
+        "warnings": list(record.warnings),
+        "versions": record.versions,
     }
 
 
-def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: Path,
-              fp32_sizes: dict) -> dict:
+def _search(outcome, record: Record, rows: list[dict]) -> dict:
+    """Every candidate of one format's search: what it was, what it measured, its verdict."""
+    budgets = record.plan.profile.budgets
+    candidates = []
+    for trial in outcome.trials:
+        candidate = trial.candidate
+        verdict = trial.verdict
+        drop = None
+        if verdict is not None and verdict.accuracy is not None and record.source_accuracy is not None:
+            drop = round((record.source_accuracy - verdict.accuracy) * 100, 4)
+        product = record.workshop.product_of(candidate)
+        on_disk = product is not None and any(
+            r["path"].split("/")[0] == product.folder for r in rows)
+        candidates.append({
+            "candidate": candidate.describe(), "route": list(candidate.tools),
+            "precision": candidate.precision, "variant": candidate.variant.name or None,
+            "variant_note": candidate.variant.note or None,
+            "status": "chosen" if trial.chosen else trial.status,
+            "in_policy": candidate.precision in outcome.policy,
+            "size_bytes": trial.size_bytes, "accuracy_drop": drop,
+            "drift": summarize(verdict.drifts) if verdict is not None else None,
+            "p50_ms": trial.p50_ms, "why": trial.reason,
+            "path": product.folder if on_disk else None,
+        })
+    return {"policy": list(outcome.policy), "budget_points": budgets.max_accuracy_drop,
+            "objective": "fastest proven candidate; smaller size breaks ties within timing noise",
+            "stopped": outcome.stopped or None, "candidates": candidates,
+            "float_ranking": [layer.as_dict() for layer in outcome.ranking[:RANKING_SHOWN]]}
+
+
+RANKING_SHOWN = 10
+
+
+def _artifact(product, source_accuracy, work: Path, fp32_sizes: dict) -> dict:
+    verdict = product.verdict
     handle = verdict.handle
+    route = product.route
     drop = None
     if verdict.accuracy is not None and source_accuracy is not None:
         drop = round((source_accuracy - verdict.accuracy) * 100, 4)
@@ -105,10 +164,11 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
         c is route[-1] or c.nondeterminism_propagates)))
     return {
         "format": handle.format, "precision": handle.precision,
+        "variant": product.variant.name or None,
         "path": str(Path(handle.path).relative_to(work)),
         "size_bytes": size, "sha256": digest(Path(handle.path), handle.files()),
         "byte_reproducible": not reasons,
-        "size_ratio_fp32": round(size / fp32_size, 4) if fp32_size and step.precision != "fp32" else None,
+        "size_ratio_fp32": round(size / fp32_size, 4) if fp32_size and product.precision != "fp32" else None,
         "route": [converter.tool for converter in route],
         "inputs": [s.describe() for s in handle.inputs],
         "outputs": [s.describe() for s in handle.outputs],
@@ -116,7 +176,7 @@ def _artifact(step, verdict: Verdict, route: list[str], source_accuracy, work: P
         "drift": summarize(verdict.drifts),
         "drift_per_output": [d.as_dict() for d in verdict.drifts],
         "passed": verdict.passed, "problems": verdict.problems,
-        "notes": [n for n in (verdict.layout_note, *handle.notes) if n]
+        "notes": [n for n in (verdict.layout_note, *handle.notes, product.variant.note) if n]
         + [f"not byte-reproducible: {reason}" for reason in reasons],
     }
 
@@ -237,9 +297,14 @@ def table_rows(report: dict) -> list[list[str]]:
                      _fmt(drift.get("max_abs_error"), ".2e"),
                      sqnr if isinstance(sqnr, str) else _fmt(sqnr, ".1f"),
                      _fmt(drift.get("cosine"), ".6f"), _p50(a),
-                     ("PASS" if a["passed"] else "FAIL") if a in report["artifacts"]
-                     else "(" + ("ok" if a["passed"] else "fail") + ")"])
+                     _verdict(a, report)])
     return rows
+
+
+def _verdict(row: dict, report: dict) -> str:
+    if any(row is a for a in report["artifacts"]):
+        return "DELIVER" if row["passed"] else "FAIL"
+    return "(ok)" if row["passed"] else "(fail)"
 
 
 HEADERS = ["model", "format", "precision", "size KB", "x fp32", "accuracy", "top-1 agree",
@@ -262,20 +327,23 @@ def markdown(report: dict) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
     for a in report["artifacts"]:
         lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
-        lines += [f"  - rejected route {' -> '.join(r['route'])}: {r['reason']}"
-                  for r in a.get("rejected_routes", [])]
         lines += [f"  - problem: {p}" for p in a["problems"]]
         lines += [f"  - note: {n}" for n in a["notes"]]
-    for fmt, search in (report.get("auto") or {}).items():
-        lines += ["", f"Accuracy-aware search for {fmt} (budget {search['budget_points']} points): "
-                  f"chose **{search['chosen']}**"]
-        lines += [f"- tried {t['precision']}" + (f" with {t['float_layers']} layer(s) in float"
-                                                  if t.get("float_layers") else "")
-                  + (f": skipped, {t['skipped']}" if "skipped" in t else
-                     f": accuracy drop {t['accuracy_drop']} points, "
-                     f"{'passed' if t['passed'] else 'failed'}") for t in search["trail"]]
-        lines += [f"- kept in float: `{layer['tensor']}` (median relative int8 error "
-                  f"{layer['median_relative_error']})" for layer in search["float_layers"]]
+    for d in report.get("deliverables", []):
+        lines += ["", f"Deliverable for {d['format']}: `{d['path']}` ({d['candidate']}), "
+                  f"sha256 {d['sha256'][:16]}..., metadata `{d['metadata']}`"]
+    for fmt, search in (report.get("search") or {}).items():
+        lines += ["", f"Search for {fmt} (policy {', '.join(search['policy'])}; "
+                  f"{search['objective']}):"]
+        lines += [f"- {c['candidate']}: **{c['status']}**"
+                  + (f", p50 {c['p50_ms']} ms" if c["p50_ms"] is not None else "")
+                  + (f", {c['size_bytes']} bytes" if c["size_bytes"] is not None else "")
+                  + (f", accuracy drop {c['accuracy_drop']} points" if c["accuracy_drop"] is not None else "")
+                  + (f"; {c['why']}" if c["why"] else "") for c in search["candidates"]]
+        if search["stopped"]:
+            lines.append(f"- {search['stopped']}")
+        lines += [f"- int8 damage ranking: `{layer['tensor']}` (median relative error "
+                  f"{layer['median_relative_error']})" for layer in search["float_ranking"][:3]]
     pruning = report.get("pruning")
     if pruning:
         lines += ["", f"Pruning ({pruning['method']}, asked {pruning['sparsity_requested']:.0%}): "
@@ -299,7 +367,7 @@ def markdown(report: dict) -> str:
 
 
 def summary(report: dict, out: Path) -> str:
-    """The one-screen table printed after a run."""
+    """The one-screen table printed after a run, then each search in a few lines."""
     rows = [HEADERS] + table_rows(report)
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -307,6 +375,12 @@ def summary(report: dict, out: Path) -> str:
     for a in report["artifacts"]:
         text += [f"  {a['path']}: {p}" for p in a["problems"]]
         text += [f"  {a['path']}: note: {n}" for n in a["notes"]]
+    for fmt, search in report["search"].items():
+        text.append(f"{fmt} search ({', '.join(search['policy'])}):")
+        text += [f"  {c['status']:<8} {c['candidate']}" + (f": {c['why']}" if c["why"] else "")
+                 for c in search["candidates"]]
+    for d in report["deliverables"]:
+        text.append(f"deliver {d['format']}: {out / d['path']}")
     data = report["data"]
     origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
     text += ["", f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "

@@ -19,8 +19,10 @@ def render(report: dict) -> str:
     figures = [_bars("p50 latency (ms, host CPU; error bar to p90)", models, _latency),
                _bars("size (KB)", models, lambda m: (m["size_bytes"] / 1e3, None)),
                _bars("SQNR against the reference (dB; higher is closer)", models[1:], _sqnr)]
-    for fmt, search in (report.get("auto") or {}).items():
-        figures.append(_layers(f"{fmt}: int8 error per tensor (median relative)", search["ranking"]))
+    for fmt, search in (report.get("search") or {}).items():
+        if search["float_ranking"]:
+            figures.append(_layers(f"{fmt}: int8 error per tensor (median relative)",
+                                   search["float_ranking"]))
     problems = "".join(f"<li><code>{html.escape(a['path'])}</code>: {html.escape(p)}</li>"
                        for a in report["artifacts"] for p in a["problems"] + a["notes"])
     host = report.get("host") or {}

@@ -92,3 +92,29 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
     if budgets.max_size_mb is not None and size > budgets.max_size_mb * 1e6:
         verdict.problems.append(f"size {size / 1e6:.2f} MB > budget {budgets.max_size_mb} MB")
     return verdict
+
+
+GROSS_COSINE = 0.9  # below this, an artifact's outputs are unrelated to the original's
+
+
+def gross_failure(verdict: Verdict, source: ModelHandle, data: Dataset) -> str | None:
+    """Why an artifact is unusable (not merely out of tolerance), or None. For wrong
+    outputs, the per-layer comparison names the first divergent layer when it can."""
+    for problem in verdict.problems:
+        if problem.startswith("could not run"):
+            return problem
+    low = [d.cosine for d in verdict.drifts if d.cosine < GROSS_COSINE]
+    if not low:
+        return None
+    return f"outputs unrelated to the original's (cosine {min(low):.3f})" + \
+        _first_divergent(verdict, source, data)
+
+
+def _first_divergent(verdict: Verdict, source: ModelHandle, data: Dataset) -> str:
+    from .layers import layer_report
+    try:
+        layers = layer_report(source, verdict.handle, data, verdict.handle.precision)
+    except Exception:  # the formats cannot expose intermediates: say nothing more
+        return ""
+    divergent = layers["first_divergent"]
+    return f"; first divergent layer: {divergent['layer']}" if divergent else ""

@@ -1,0 +1,124 @@
+"""The search core with fake converters and a fake workshop (no frameworks): order, early
+stop, objective, budget, failure bookkeeping, follow-ups."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekit.search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant, search
+
+@dataclass(frozen=True)
+class FakeConverter:
+    tool: str
+
+
+def candidate(precision, *tools, variant=""):
+    return Candidate("tflite", tuple(FakeConverter(t) for t in tools or ("conv",)), precision,
+                     Variant(variant))
+
+
+class FakeWorkshop:
+    """Outcomes by (precision, first tool, variant): (status, p50 ms, size bytes)."""
+
+    def __init__(self, table):
+        self.table, self.tried = table, []
+
+    def prove(self, c: Candidate) -> Trial:
+        self.tried.append((c.precision, c.tools[0], c.variant.name))
+        status, p50, size = self.table.get((c.precision, c.tools[0], c.variant.name), (ERROR, None, None))
+        return Trial(c, status, reason="" if status == PASSED else f"{status} on purpose",
+                     p50_ms=p50 if status == PASSED else None, cv=0.01, size_bytes=size)
+
+
+PHONE = ("int8", "int8-dynamic", "fp16", "fp32")
+ORDER = [candidate("fp32"), candidate("int8"), candidate("int8-dynamic"), candidate("fp16")]
+
+
+def test_the_fastest_proven_candidate_is_chosen_and_every_other_says_why_not():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (FAILED, None, 100),
+                         ("int8-dynamic", "conv", ""): (PASSED, 1.5, 110), ("fp16", "conv", ""): (PASSED, 0.99, 200)})
+    outcome = search("tflite", ORDER, shop, PHONE)
+    by_precision = {t.candidate.precision: t for t in outcome.trials}
+    # fp16 and fp32 tie within noise: the smaller (fp16) wins; int8-dynamic is slower
+    assert outcome.chosen is by_precision["fp16"]
+    assert "larger" in by_precision["fp32"].reason
+    assert "slower" in by_precision["int8-dynamic"].reason
+    assert by_precision["int8"].status == FAILED and by_precision["int8"].reason == "failed on purpose"
+
+
+def test_a_quantized_candidate_slower_than_fp32_is_never_delivered():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (PASSED, 2.6, 100),
+                         ("int8-dynamic", "conv", ""): (PASSED, 8.8, 110), ("fp16", "conv", ""): (FAILED, None, 200)})
+    outcome = search("tflite", ORDER, shop, PHONE)
+    assert outcome.chosen.candidate.precision == "fp32"
+
+
+def test_the_search_stops_at_a_quantized_candidate_faster_than_fp32():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (PASSED, 0.6, 100)})
+    outcome = search("tflite", ORDER, shop, PHONE)
+    assert shop.tried == [("fp32", "conv", ""), ("int8", "conv", "")]
+    assert outcome.chosen.candidate.precision == "int8" and "faster than fp32" in outcome.stopped
+    assert "1.67x the fp32 baseline" in outcome.chosen.reason
+
+
+def test_no_early_stop_when_asked():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (PASSED, 0.6, 100)})
+    search("tflite", ORDER, shop, PHONE, stop_early=False)
+    assert len(shop.tried) == 4
+
+
+def test_later_routes_of_a_proven_precision_are_not_tried():
+    order = [candidate("fp32", "litert-torch"), candidate("fp32", "onnx2tf"),
+             candidate("int8", "litert-torch"), candidate("int8", "onnx2tf")]
+    shop = FakeWorkshop({("fp32", "litert-torch", ""): (PASSED, 1.0, 400),
+                         ("int8", "onnx2tf", ""): (PASSED, 2.0, 100)})
+    outcome = search("tflite", order, shop, ("int8", "fp32"))
+    assert shop.tried == [("fp32", "litert-torch", ""), ("int8", "litert-torch", ""), ("int8", "onnx2tf", "")]
+    assert outcome.trials[1].status == ERROR  # the failed route is recorded with its reason
+    assert outcome.chosen.candidate.precision == "fp32"
+
+
+def test_follow_ups_of_a_failure_come_right_behind_it():
+    def followups(trial):
+        if trial.candidate.precision == "int8" and not trial.candidate.variant.name:
+            return [candidate("int8", variant="float1"), candidate("int8", variant="float2")]
+        return []
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (FAILED, None, 100),
+                         ("int8", "conv", "float1"): (FAILED, None, 110),
+                         ("int8", "conv", "float2"): (PASSED, 0.7, 120)})
+    outcome = search("tflite", ORDER, shop, PHONE, followups=followups)
+    assert shop.tried == [("fp32", "conv", ""), ("int8", "conv", ""), ("int8", "conv", "float1"),
+                          ("int8", "conv", "float2")]
+    assert outcome.chosen.candidate.variant.name == "float2"
+
+
+def test_a_forced_precision_is_delivered_even_when_slower_and_fp32_is_only_a_baseline():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8-dynamic", "conv", ""): (PASSED, 2.6, 100)})
+    outcome = search("tflite", [candidate("fp32"), candidate("int8-dynamic")], shop, ("int8-dynamic",))
+    assert outcome.chosen.candidate.precision == "int8-dynamic"
+    assert "2.60x slower than the fp32 baseline" in outcome.chosen.reason
+    assert "only precision asked for" in outcome.stopped
+
+
+def test_nothing_is_chosen_when_nothing_in_the_policy_passes():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (FAILED, None, 100)})
+    outcome = search("tflite", [candidate("fp32"), candidate("int8")], shop, ("int8",))
+    assert outcome.chosen is None and [t.status for t in outcome.trials] == [PASSED, FAILED]
+
+
+def test_max_candidates_bounds_the_search_and_skips_do_not_count():
+    shop = FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (SKIPPED, None, None),
+                         ("int8-dynamic", "conv", ""): (PASSED, 1.1, 100), ("fp16", "conv", ""): (PASSED, 1.0, 200)})
+    outcome = search("tflite", ORDER, shop, PHONE, max_candidates=2)
+    assert shop.tried == [("fp32", "conv", ""), ("int8", "conv", ""), ("int8-dynamic", "conv", "")]
+    assert "--max-candidates" in outcome.stopped
+
+
+def test_without_timings_the_first_proven_in_policy_order_is_chosen():
+    class Untimed(FakeWorkshop):
+        def prove(self, c):
+            trial = super().prove(c)
+            trial.p50_ms = None
+            return trial
+    shop = Untimed({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (PASSED, 1.0, 100)})
+    outcome = search("tflite", ORDER, shop, PHONE)
+    assert outcome.chosen.candidate.precision == "int8" and "not timed" in outcome.chosen.reason

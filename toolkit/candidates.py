@@ -1,0 +1,93 @@
+"""Which candidates a search tries, in which order, and what it tries after a failure.
+
+The order for one output format (see edgekit.search for why):
+1. the fp32 baseline: each fp32 route, shortest first, until one is proven;
+2. each precision of the profile's policy, in order; for each, its routes shortest first
+   (a converter that quantizes while converting, e.g. TFLiteConverter, or an fp32 route
+   followed by the format's post-conversion quantizer), until one is proven.
+A precision that needs calibration data is skipped (with the reason) when there is none.
+
+Follow-ups of a failed candidate come right behind it:
+- int8 out of budget: the layers int8 damages most kept in float, 1, 2, 4, ... of them
+  (ranked once per route by the format's `rank_layers`), unless the profile needs a
+  fully integer model;
+- a converter that failed may offer option variants (Converter.variants: e.g. onnx2tf
+  flags), each tried once.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from .quantize import PRECISIONS
+from .search import ERROR, FAILED, Candidate, Trial, Variant
+
+FP32 = "fp32"
+
+
+def ordered(source_fmt: str, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
+    """The stated order: fp32 routes first, then the policy's precisions over their routes."""
+    from .targets.registry import copy_converter, routes
+    for precision in dict.fromkeys((FP32, *policy)):
+        if fmt not in PRECISIONS[precision].formats:
+            continue
+        chains = routes(source_fmt, fmt, precision)
+        if source_fmt == fmt:  # the copy is the fp32 baseline, and what quantizers start from
+            copy = copy_converter(fmt)
+            chains = [[copy]] if precision == FP32 else [[copy, *chain] for chain in chains]
+        for chain in chains:
+            yield Candidate(fmt, tuple(chain), precision)
+
+
+def describe_order(source_fmt: str, fmt: str, policy: tuple[str, ...], constraints=()) -> list[str]:
+    """The order as lines, for --dry-run."""
+    lines = [candidate.describe() + ("" if candidate.precision in policy else "  [baseline only]")
+             for candidate in ordered(source_fmt, fmt, policy)]
+    if "int8" in policy and "full-int8" not in constraints:
+        lines.append("after an int8 candidate breaks the budget: the same with the layers int8 "
+                     "damages most kept in float (1, 2, 4, ...)")
+    return lines
+
+
+class Followups:
+    """What to try after a failure (see the module docstring); remembers each route's layer
+    ranking so that it is computed once."""
+
+    def __init__(self, constraints: tuple[str, ...], rank: Callable[[Candidate], list]):
+        self.constraints = constraints
+        self.rank = rank  # candidate -> layers ranked worst first (edgekit.quantize.sensitivity)
+        self.rankings: dict[tuple, list] = {}
+
+    def __call__(self, trial: Trial) -> list[Candidate]:
+        candidate = trial.candidate
+        if trial.status == FAILED and candidate.precision == "int8" \
+                and candidate.route[-1].keeps_float and "full-int8" not in self.constraints:
+            return self._more_in_float(candidate)
+        if trial.status == ERROR and not candidate.variant.options:
+            return [Candidate(candidate.fmt, candidate.route, candidate.precision, variant)
+                    for variant in _converter_variants(candidate, trial.reason)]
+        return []
+
+    def _more_in_float(self, candidate: Candidate) -> list[Candidate]:
+        from .quantize.sensitivity import float_nodes
+        key = candidate.tools
+        if key not in self.rankings:
+            self.rankings[key] = self.rank(candidate)
+        ranking = self.rankings[key]
+        count = candidate.variant.layers_in_float
+        following = 1 if count == 0 else min(count * 2, len(ranking) - 1)
+        if following <= count:  # all of them in float would be fp32
+            return []
+        layers = ranking[:following]
+        return [Candidate(candidate.fmt, candidate.route, candidate.precision,
+                          Variant(f"float{following}", float_nodes(layers),
+                                  layers_in_float=following,
+                                  note="kept in float: " + ", ".join(l.tensor for l in layers)))]
+
+
+def _converter_variants(candidate: Candidate, reason: str) -> list[Variant]:
+    """Option variants the route's converters offer for this failure (Converter.variants)."""
+    variants = []
+    for converter in candidate.route:
+        for variant in (converter.variants(reason) if converter.variants else ()):
+            variants.append(variant)
+    return variants

@@ -1,0 +1,146 @@
+"""The workshop: produces a candidate in the run's work folder, proves it in its runtime
+and times it, for edgekit.search.
+
+Every model it makes gets its own numbered folder (`02_tflite`, `05_tflite_int8_float2`).
+fp32 models made on the way (a SavedModel, an fp32 TFLite before a post-conversion
+quantizer) are kept and reused by every later candidate whose route starts the same way;
+they are judged too (intermediates). Each step receives what it needs as data: a
+StepContext built for that step alone (precision, layers kept in float, options).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from . import interrupts
+from .errors import ConversionError, EdgekitError
+from .quantize import PRECISIONS
+from .search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant
+from .validate import Verdict, gross_failure, judge
+
+
+@dataclass(frozen=True)
+class Product:
+    """A model the workshop made: where, by which route, and how it was judged."""
+    folder: str  # e.g. "03_tflite_int8"
+    key: tuple  # the route's steps (see _step_key)
+    precision: str
+    route: tuple  # the converters, source first
+    verdict: Verdict
+    variant: Variant = Variant()
+    timing: dict | None = None  # edgekit.bench result, once timed
+
+
+def _step_key(converter, precision: str, variant: Variant) -> tuple:
+    """One step of a route, as the products are keyed (a tool may make several formats:
+    onnx2tf writes a SavedModel and a TFLite model)."""
+    return (converter.source, converter.dest, converter.tool, precision, variant.name)
+
+
+class Workshop:
+    def __init__(self, source, data, reference, work: Path, context, budgets, source_accuracy,
+                 timer=None, progress=lambda message: None, has_calibration: bool = False):
+        """`timer(handle) -> bench dict or None` times a proven candidate (None: no timing).
+        `context` is the run's StepContext; each step gets its own copy of it."""
+        self.source, self.data, self.reference = source, data, reference
+        self.work, self.context, self.budgets = work, context, budgets
+        self.source_accuracy, self.timer, self.progress = source_accuracy, timer, progress
+        self.has_calibration = has_calibration
+        self.products: dict[tuple, Product] = {}  # by key, in the order they were made
+        self.failures: dict[tuple, str] = {}  # keys whose step failed -> why
+        self._folders = 0  # numbers every folder made, kept or discarded
+
+    # --- the search's interface ---
+
+    def prove(self, candidate: Candidate) -> Trial:
+        interrupts.check()
+        if PRECISIONS[candidate.precision].needs_calibration and not self.has_calibration:
+            return Trial(candidate, SKIPPED, "no calibration data (--calib or --eval)")
+        try:
+            product = self.produce(candidate)
+        except ConversionError as error:
+            return Trial(candidate, ERROR, str(error))
+        verdict = product.verdict
+        trial = Trial(candidate, PASSED if verdict.passed else FAILED, verdict=verdict,
+                      size_bytes=verdict.handle.size_bytes())
+        if not verdict.passed:
+            gross = gross_failure(verdict, self.source, self.data)
+            trial.reason = gross or "; ".join(verdict.problems)
+            if gross and gross.startswith("could not run"):
+                trial.status = ERROR
+            return trial
+        if self.timer is not None:
+            self.progress(f"      timing {candidate.describe()}")
+            timing = self.timer(verdict.handle)
+            self.products[product.key] = replace(product, timing=timing)
+            if timing and "latency_ms" in timing:
+                trial.p50_ms = timing["latency_ms"]["p50"]
+                trial.cv = timing["latency_ms"]["robust_cv"]
+        return trial
+
+    # --- making models ---
+
+    def produce(self, candidate: Candidate) -> Product:
+        """The candidate's model, making (or reusing) the fp32 models its route passes through."""
+        steps = [(converter, "fp32", Variant()) for converter in candidate.route[:-1]]
+        steps.append((candidate.route[-1], candidate.precision, candidate.variant))
+        key: tuple = ()
+        handle = self.source
+        for number, (converter, precision, variant) in enumerate(steps):
+            key = key + (_step_key(converter, precision, variant),)
+            if key in self.failures:
+                raise ConversionError(candidate.describe(), str(self.source.path), self.failures[key])
+            if key not in self.products:
+                self._make(key, converter, precision, variant, handle, candidate.route[:number + 1])
+            handle = self.products[key].verdict.handle
+        return self.products[key]
+
+    def fp32_input_of(self, candidate: Candidate):
+        """The fp32 model the candidate's last converter starts from (for layer rankings)."""
+        if len(candidate.route) == 1:
+            return self.source
+        return self.produce(Candidate(candidate.fmt, candidate.route[:-1], "fp32")).verdict.handle
+
+    def _make(self, key: tuple, converter, precision: str, variant: Variant, parent, route) -> None:
+        folder = self._folder(converter.dest, precision, variant)
+        self.progress(f"[{folder[:2]}] {converter.source} -> {converter.dest}"
+                      f"{'' if precision == 'fp32' else ' at ' + precision}"
+                      f"{' [' + variant.name + ']' if variant.name else ''} ({converter.tool})")
+        (self.work / folder).mkdir()
+        ctx = replace(self.context, precision=precision, float_nodes=variant.float_nodes,
+                      options=variant.options)
+        try:
+            handle = converter.run(parent, self.work / folder, ctx)
+        except EdgekitError as error:
+            shutil.rmtree(self.work / folder)
+            self.failures[key] = str(error)
+            raise ConversionError(" -> ".join(c.tool for c in route), str(self.source.path),
+                                  str(error)) from error
+        handle = replace(handle, precision=precision,
+                         notes=tuple(dict.fromkeys(parent.notes + handle.notes)))
+        self.progress(f"      validating {handle.format} ({precision}) in its runtime")
+        verdict = judge(handle, self.source, self.data, self.reference,
+                        PRECISIONS[precision].tolerance, self.budgets, self.source_accuracy)
+        self.products[key] = Product(folder, key, precision, tuple(route), verdict, variant)
+
+    def _folder(self, fmt: str, precision: str, variant: Variant) -> str:
+        self._folders += 1
+        suffix = "" if precision == "fp32" else f"_{precision}"
+        name = f"_{variant.name}" if variant.name else ""
+        return f"{self._folders:02d}_{fmt}{suffix}{name}"
+
+    def discard(self, trial: Trial) -> None:
+        """Remove a losing candidate's model (its figures stay in the search record)."""
+        key = self.key_of(trial.candidate)
+        product = self.products.pop(key, None)
+        if product is not None:
+            shutil.rmtree(self.work / product.folder, ignore_errors=True)
+
+    @staticmethod
+    def key_of(candidate: Candidate) -> tuple:
+        steps = [_step_key(c, "fp32", Variant()) for c in candidate.route[:-1]]
+        return tuple(steps) + (_step_key(candidate.route[-1], candidate.precision, candidate.variant),)
+
+    def product_of(self, candidate: Candidate) -> Product | None:
+        return self.products.get(self.key_of(candidate))
