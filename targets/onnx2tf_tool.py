@@ -10,6 +10,7 @@ One run writes both the SavedModel and the float32 TFLite model; both steps reus
 """
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -25,10 +26,36 @@ from .tools import run_tool
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
+# Options a search variant may ask for (StepContext.options, keyed by TOOL), as onnx2tf
+# flags: onnx2tf assumes every 3-D/4-D input is channels-first and transposes it, which
+# breaks sequence and token inputs (keep their shapes: -kat); TF.js cannot run grouped
+# convolutions (split them: -dgc).
+TOOL = "onnx2tf"
+OPTION_FLAGS = {
+    "keep-input-shapes": lambda source: ["-kat", *[s.name for s in source.inputs]],
+    "no-group-conv": lambda source: ["-dgc"],
+}
+
+
+def variants(reason: str):
+    """Variants worth a try after a failure whose message is `reason` (see OPTION_FLAGS)."""
+    from ..search import Variant
+    found = []
+    if re.search(r"shape|[Dd]imensions must be equal|rank", reason):
+        found.append(Variant("onnx2tf-kat", options=((TOOL, "keep-input-shapes"),),
+                             note="onnx2tf told to keep every input's shape (-kat): it takes 3-D "
+                                  "and 4-D inputs for channels-first and transposes them"))
+    if re.search(r"depth of input|group", reason):
+        found.append(Variant("onnx2tf-dgc", options=((TOOL, "no-group-conv"),),
+                             note="onnx2tf told to split grouped convolutions (-dgc), which "
+                                  "TF.js cannot run"))
+    return tuple(found)
+
+
 def convert(source: ModelHandle, ctx) -> Path:
-    """Run onnx2tf once per source model (its failure too: a fallback route through the
-    same tool would only fail again); returns its output folder."""
-    key = ("onnx2tf", str(source.path))
+    """Run onnx2tf once per source model and options (its failure too: a fallback route
+    through the same tool would only fail again); returns its output folder."""
+    key = ("onnx2tf", str(source.path), _options(ctx))
     if key not in ctx.cache:
         try:
             ctx.cache[key] = _run(source, ctx)
@@ -48,13 +75,19 @@ def _run(source: ModelHandle, ctx) -> Path:
     argv = [sys.executable, "-c", "import onnx2tf; onnx2tf.main()",
             "-i", str(model), "-o", str(work / "out"), "-osd", "-coion", "-n"]
     channels_last = [s.name for s in source.inputs if s.layout == "NHWC"]
-    if channels_last:
+    if channels_last and "keep-input-shapes" not in _options(ctx):
         argv += ["-kat", *channels_last]
+    for option in _options(ctx):
+        argv += OPTION_FLAGS[option](source)
     fixed = _fixed_by_user(source)
     if fixed:  # dynamic dimensions the user fixed with --input-shape
         argv += ["-ois", *fixed]
     run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
     return work / "out"
+
+
+def _options(ctx) -> tuple[str, ...]:
+    return tuple(value for tool, value in ctx.options if tool == TOOL)
 
 
 def _fixed_by_user(source: ModelHandle) -> list[str]:

@@ -107,5 +107,6 @@ CONVERTERS = (
     Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras"),
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
     Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
+              variants=onnx2tf_tool.variants,
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
 )

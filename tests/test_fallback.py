@@ -1,6 +1,7 @@
 """When a route fails or produces a wrong artifact, the next route of that precision is
 tried (a losing candidate of the search), and the report says why each one lost."""
 import dataclasses
+import json
 
 import pytest
 
@@ -75,3 +76,69 @@ def test_when_every_route_fails_the_error_lists_them(tiny_torch, tmp_path, monke
                                               "litert-torch: .*torch.onnx.export -> onnx2tf"):
         convert_tiny(tiny_torch, tmp_path)
     assert not (tmp_path / "out").exists()
+
+
+TRANSFORMER_SOURCE = '''
+import torch
+from torch import nn
+
+
+class TinyEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(16, 32)
+        layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, tokens):
+        return self.head(self.encoder(self.embed(tokens)).mean(1))
+
+
+def build():
+    torch.manual_seed(0)
+    return TinyEncoder().eval()
+'''
+
+
+@pytest.fixture(scope="module")
+def transformer(tmp_path_factory):
+    import numpy as np
+    folder = tmp_path_factory.mktemp("transformer")
+    (folder / "encoder.py").write_text(TRANSFORMER_SOURCE)
+    np.savez(folder / "eval.npz", x=np.random.default_rng(0).standard_normal((64, 8, 16)).astype("float32"))
+    return folder
+
+
+def test_a_transformer_onnx2tf_cannot_convert_still_gets_a_quantized_android_deliverable(
+        transformer, tmp_path, monkeypatch):
+    """int8 TFLite from PyTorch used to need ONNX -> onnx2tf -> TFLiteConverter; with
+    onnx2tf failing, litert-torch's fp32 TFLite is quantized by ai-edge-quantizer."""
+    def broken(source, out_dir, ctx):
+        raise ConversionError("onnx -> tflite (onnx2tf)", str(source.path),
+                              "Output tensors of a Functional model must be the output of a TensorFlow Layer")
+    from edgekit.targets import onnx2tf_tool
+    monkeypatch.setattr(onnx2tf_tool, "convert", broken)
+    result = edgekit.convert(f"{transformer / 'encoder.py'}:build", "android", tmp_path / "out",
+                             input_shapes=((1, 8, 16),), eval_data=transformer / "eval.npz", bench_runs=10)
+    assert result.passed
+    deliverable, = result.report["deliverables"]
+    assert deliverable["route"][0] == "litert-torch"
+    search = candidates(result)
+    quantized = [c for c in search if c["precision"] != "fp32" and c["route"] == ["litert-torch", "ai-edge-quantizer"]]
+    assert quantized and all(c["status"] in ("chosen", "passed", "failed") for c in quantized)
+    assert all(c["why"] for c in search)
+
+
+@pytest.mark.slow
+def test_onnx2tf_that_transposes_a_sequence_input_is_retried_keeping_its_shape(transformer, tmp_path):
+    """onnx2tf takes a [N, 8, 16] sequence for channels-first and makes it [N, 16, 8]: TF.js
+    then refuses the data. The search retries with -kat, and later precisions start there."""
+    result = edgekit.convert(f"{transformer / 'encoder.py'}:build", "web", tmp_path / "out",
+                             input_shapes=((1, 8, 16),), eval_data=transformer / "eval.npz", bench_runs=3)
+    assert result.passed
+    search = candidates(result, "tfjs")
+    assert search[0]["status"] == "error" and "shape" in search[0]["why"]
+    assert search[1]["variant"] == "onnx2tf-kat" and search[1]["status"] in ("passed", "chosen")
+    assert all(c["variant"] == "onnx2tf-kat" for c in search[2:])  # learned, not failed again
+    assert ".edgekit-tmp-" not in json.dumps(result.report)  # reasons name final paths

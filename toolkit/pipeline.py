@@ -120,7 +120,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         report = build(Record(plan, data, source_accuracy, workshop, outcomes, deliverables,
                               work, _versions(plan, workshop), calibration, pruning, source,
                               timings, warnings))
-        write(report, work)
+        report = write(report, work, folder.final)
         folder.commit()
     return Result(report, folder.final)
 

@@ -269,15 +269,21 @@ def strict_json(report: dict) -> str:
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
 
-def write(report: dict, folder: Path) -> None:
+def write(report: dict, folder: Path, final: Path | None = None) -> dict:
     """The report files, last: report.json lists every file of the output ("files"), which
-    is how a later run recognises the folder as one it may replace (see edgekit.workspace)."""
+    is how a later run recognises the folder as one it may replace (see edgekit.workspace).
+    Messages that name the temporary work folder name `final` instead, where the files
+    will be. Returns the report as written."""
     from .report_html import render
     from .workspace import listing
+    if final is not None:
+        report = json.loads(json.dumps(report).replace(
+            json.dumps(str(folder))[1:-1], json.dumps(str(final))[1:-1]))
     report["files"] = sorted(set(listing(folder)) | set(REPORT_FILES))
     (folder / "report.json").write_text(strict_json(report))
     (folder / "report.md").write_text(markdown(report))
     (folder / "report.html").write_text(render(report))
+    return report
 
 
 def _fmt(value, pattern: str) -> str:

@@ -106,6 +106,7 @@ def search(fmt: str, candidates: Iterable[Candidate], workshop: Workshop,
             break
         if any(t.passed and t.candidate.precision == candidate.precision for t in outcome.trials):
             continue  # a later route of a proven precision is a fallback no longer needed
+        candidate = _with_learned_options(candidate, outcome)
         if max_candidates is not None and len(_tried(outcome)) >= max_candidates:
             outcome.stopped = f"stopped after {max_candidates} candidates (--max-candidates)"
             break
@@ -120,6 +121,21 @@ def search(fmt: str, candidates: Iterable[Candidate], workshop: Workshop,
             break
     choose(outcome)
     return outcome
+
+
+def _with_learned_options(candidate: Candidate, outcome: Outcome) -> Candidate:
+    """A plain candidate whose route an options variant already made work (e.g. onnx2tf
+    with -kat for the fp32 baseline) starts with those options: the plain route would only
+    fail again for the next precision."""
+    if candidate.variant.name:
+        return candidate
+    for trial in outcome.trials:
+        learned = trial.candidate
+        if trial.passed and learned.variant.options and learned.route[:-1] == candidate.route[:-1]:
+            return Candidate(candidate.fmt, candidate.route, candidate.precision,
+                             Variant(learned.variant.name, options=learned.variant.options,
+                                     note=learned.variant.note))
+    return candidate
 
 
 def _tried(outcome: Outcome) -> list[Trial]:

@@ -38,6 +38,13 @@ def _step_key(converter, precision: str, variant: Variant) -> tuple:
     return (converter.source, converter.dest, converter.tool, precision, variant.name)
 
 
+def _part_for(variant: Variant, converter) -> Variant:
+    """What an earlier (fp32) step of a candidate's route takes from its variant: the
+    options addressed to that step's tool (e.g. onnx2tf flags), under the variant's name."""
+    options = tuple((tool, value) for tool, value in variant.options if tool == converter.tool)
+    return Variant(variant.name, options=options) if options else Variant()
+
+
 class Workshop:
     def __init__(self, source, data, reference, work: Path, context, budgets, source_accuracy,
                  timer=None, progress=lambda message: None, has_calibration: bool = False):
@@ -83,7 +90,8 @@ class Workshop:
 
     def produce(self, candidate: Candidate) -> Product:
         """The candidate's model, making (or reusing) the fp32 models its route passes through."""
-        steps = [(converter, "fp32", Variant()) for converter in candidate.route[:-1]]
+        steps = [(converter, "fp32", _part_for(candidate.variant, converter))
+                 for converter in candidate.route[:-1]]
         steps.append((candidate.route[-1], candidate.precision, candidate.variant))
         key: tuple = ()
         handle = self.source
@@ -139,7 +147,7 @@ class Workshop:
 
     @staticmethod
     def key_of(candidate: Candidate) -> tuple:
-        steps = [_step_key(c, "fp32", Variant()) for c in candidate.route[:-1]]
+        steps = [_step_key(c, "fp32", _part_for(candidate.variant, c)) for c in candidate.route[:-1]]
         return tuple(steps) + (_step_key(candidate.route[-1], candidate.precision, candidate.variant),)
 
     def product_of(self, candidate: Candidate) -> Product | None:
