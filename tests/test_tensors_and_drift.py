@@ -98,3 +98,44 @@ def test_constant_outputs_are_detected():
     from edgekit.drift import constant_outputs
     varying = np.random.default_rng(0).random((8, 10))
     assert constant_outputs([varying, np.full((8, 10), 0.1)]) == [1]
+
+
+def test_fp16_tolerance_fits_a_wide_range_embedding_and_still_fails_real_defects():
+    """An fp16 embedding (1280 unnormalised floats) failed on one element's absolute error
+    although SQNR was 37 dB; a swapped output or a transposed layout must still fail."""
+    from edgekit.quantize import PRECISIONS
+    fp16 = PRECISIONS["fp16"].tolerance
+    rng = np.random.default_rng(0)
+    embedding = np.clip(rng.gamma(0.5, 0.6, (32, 1280)), 0, 3.0).astype(np.float32)
+    embedding[np.arange(32), rng.integers(0, 1280, 32)] = 4.41  # the measured scale
+    noisy = embedding + rng.normal(0, 0.015 * embedding.std(), embedding.shape).astype(np.float32)
+    noisy[0, 0] += 0.066  # one element off by 1.5% of the scale, as measured
+    assert not violations(compare([embedding], [noisy]), fp16)
+    other = rng.gamma(0.5, 0.6, (32, 1280)).astype(np.float32)
+    assert violations(compare([embedding, other], [other, embedding]), fp16)  # swapped
+    image = rng.random((4, 8, 8, 3), dtype=np.float32)
+    wrong_layout = image.transpose(0, 2, 1, 3).copy()  # H and W exchanged
+    assert violations(compare([image], [wrong_layout]), fp16)
+
+
+def test_judge_tells_an_artifact_failure_from_a_bug_in_edgekit():
+    from edgekit.data import Dataset
+    from edgekit.model import ModelHandle
+    from edgekit.profile import Budgets
+    from edgekit.validate import judge
+    spec = (TensorSpec("x", (None, 4), "float32"),)
+    handle = ModelHandle("m.onnx", "onnx", spec, spec)
+    data = Dataset([np.ones((2, 4), np.float32)], None, "test")
+    reference = [np.ones((2, 4), np.float32)]
+
+    def refusing_runtime(inputs):  # a runtime's own error: the artifact is rejected
+        raise RuntimeError("unsupported op FooBar")
+    verdict = judge(handle, handle, data, reference, FP32, Budgets(), None, runner=refusing_runtime)
+    assert verdict.problems == ["could not run in its runtime: RuntimeError: unsupported op FooBar"]
+    scope = {"__name__": "edgekit.fake_module"}  # code that is edgekit's own
+    exec("def buggy(inputs):\n    return [inputs[0][5]]\n", scope)
+    with pytest.raises(IndexError):
+        judge(handle, handle, data, reference, FP32, Budgets(), None, runner=scope["buggy"])
+    verdict = judge(handle, handle, data, reference, FP32, Budgets(), None,
+                    runner=lambda inputs: [np.ones((2, 5), np.float32)])
+    assert "shape (2, 5) differs" in verdict.problems[0]  # edgekit's own check: the artifact's fault

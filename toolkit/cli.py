@@ -121,6 +121,8 @@ def cli():
               help="Fine-tuning epochs with --train.")
 @click.option("--bench-runs", default=50, show_default=True, type=click.IntRange(min=0),
               help="Timed runs per artifact on the profile's threads (0: no timing).")
+@click.option("--label-output", metavar="NAME|INDEX", help="The output the --eval labels score "
+              "[the only one with one score per class].")
 @click.option("--labels", help="Class labels for the outputs: a comma-separated list, or a text "
               "file with one per line (written to TF.js metadata for the demo).")
 @ALLOW_UNSAFE_CODE
@@ -133,8 +135,8 @@ def cli():
 @click.option("--dry-run", is_flag=True, help="Print the candidates in search order and exit.")
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
-            train, epochs, bench_runs, labels, allow_unsafe_code, seed, max_candidates, quick,
-            dry_run):
+            train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
+            max_candidates, quick, dry_run):
     """Convert MODEL for a target profile: search the candidates (route x precision x
     variant) the profile allows, prove each in its runtime, deliver the fastest proven one
     per format to OUT/deploy/FORMAT/.
@@ -161,7 +163,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
         labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
         max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
-        else max_candidates, allow_unsafe_code=allow_unsafe_code,
+        else max_candidates, label_output=label_output, allow_unsafe_code=allow_unsafe_code,
         seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
@@ -218,19 +220,20 @@ def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
 @click.option("--precision", help="Judge with this precision's tolerance [from metadata, else fp32].")
 @click.option("--browser", is_flag=True, help="Also run a TF.js model in headless Chromium, per backend.")
 @click.option("--layers", is_flag=True, help="Compare every layer's output and name the first that diverges.")
+@click.option("--label-output", metavar="NAME|INDEX", help="The output the --eval labels score.")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY original.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape of the original when it does not record it.")
 @ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def validate(original, artifact, eval_data, precision, browser, layers, weights, input_shapes,
-             allow_unsafe_code, as_json):
+def validate(original, artifact, eval_data, precision, browser, layers, label_output, weights,
+             input_shapes, allow_unsafe_code, as_json):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL. Exit 2 when it fails."""
     from .loading import parse_shape
     from .validate_pair import as_text, validate_pair
     result = validate_pair(original, artifact, eval_data, weights,
                            tuple(parse_shape(s) for s in input_shapes), precision, browser, layers,
-                           allow_unsafe_code=allow_unsafe_code)
+                           allow_unsafe_code=allow_unsafe_code, label_output=label_output)
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
 

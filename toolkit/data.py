@@ -32,6 +32,7 @@ class Dataset:
     origin: str  # the file, or "random"
     seed: int | None = None
     notes: tuple[str, ...] = field(default=())
+    label_output: int | None = 0  # the output the labels score (edgekit.labels)
 
     @property
     def samples(self) -> int:
@@ -91,6 +92,31 @@ def _read(path: Path) -> dict[str, np.ndarray]:
                          f"no pickled objects): {first_line(error)}") from None
 
 
+def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """name -> (shape, dtype) of each array in an .npz/.npy, from the headers alone (for
+    models that do not record their input shapes); {} when the file cannot be read."""
+    headers = {}
+    try:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as handle:
+                headers["x"] = _header(handle)
+            return headers
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                with archive.open(member) as handle:
+                    headers[member.filename.removesuffix(".npy")] = _header(handle)
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error):
+        return {}  # reading the data later says what is wrong with it
+    return headers
+
+
+def _header(handle) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(handle)
+    return tuple(shape), dtype
+
+
 def _check_headers(path: Path) -> None:
     """Each array's header states its shape, and numpy allocates that much before reading
     the data: a 100-byte file can claim 10^15 elements. Compare each claim with the bytes
@@ -106,10 +132,7 @@ def _check_headers(path: Path) -> None:
 
 
 def _check_header(handle, available: int, name: str) -> None:
-    fmt = np.lib.format
-    version = fmt.read_magic(handle)
-    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-    shape, _, dtype = read(handle)
+    shape, dtype = _header(handle)
     if dtype.hasobject:
         raise ValueError(f"{name} holds Python objects (pickles), which are not loaded")
     if math.prod(shape) * dtype.itemsize > available:

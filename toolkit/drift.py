@@ -10,6 +10,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
+class Mismatch(ValueError):
+    """The artifact's tensors do not line up with the original's (count, shape): a fault
+    of the artifact, found on purpose by edgekit's own checks, not a bug in edgekit."""
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """What a precision may cost. None leaves a metric unjudged: int8 is judged on SQNR and
@@ -47,7 +52,7 @@ def _round(value):
 def compare(reference: list[np.ndarray], candidate: list[np.ndarray]) -> list[Drift]:
     """Drift per output, matched by position; raises ValueError on shape mismatches."""
     if len(reference) != len(candidate):
-        raise ValueError(f"the artifact has {len(candidate)} outputs, the original {len(reference)}")
+        raise Mismatch(f"the artifact has {len(candidate)} outputs, the original {len(reference)}")
     return [_compare_one(r, c, i) for i, (r, c) in enumerate(zip(reference, candidate))]
 
 
@@ -56,7 +61,7 @@ def _compare_one(ref: np.ndarray, got: np.ndarray, index: int) -> Drift:
     artifact's NaN/Inf are counted apart, because a NaN makes every comparison false and
     would otherwise switch the tolerance checks off (`nan > limit` is False)."""
     if ref.shape != got.shape:
-        raise ValueError(f"output {index}: shape {got.shape} differs from the original's {ref.shape}")
+        raise Mismatch(f"output {index}: shape {got.shape} differs from the original's {ref.shape}")
     ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
     bad = ~np.isfinite(got64)
     nonfinite = int(bad.sum())
@@ -107,11 +112,12 @@ def _mean_cosine(ref: np.ndarray, got: np.ndarray) -> float:
     return float(cosine.mean()) if cosine.size else 1.0
 
 
-def accuracy(outputs: list[np.ndarray], labels: np.ndarray | None) -> float | None:
-    """Top-1 accuracy of the first output against integer labels, when there are labels."""
-    if labels is None or outputs[0].ndim != 2:
+def accuracy(outputs: list[np.ndarray], labels: np.ndarray | None, index: int | None = 0) -> float | None:
+    """Top-1 accuracy of output `index` against integer labels (see edgekit.labels for
+    which output that is), when there are labels."""
+    if labels is None or index is None or outputs[index].ndim != 2:
         return None
-    return float((outputs[0].argmax(1) == labels).mean())
+    return float((outputs[index].argmax(1) == labels).mean())
 
 
 def violations(drifts: list[Drift], tolerance: Tolerance) -> list[str]:

@@ -16,11 +16,14 @@ class SourceOptions:
     factory: str | None = None
     weights: Path | None = None
     input_shapes: tuple[tuple[int, ...], ...] = ()
+    # (name, shape, dtype) of each array of the evaluation data: the input shapes of a
+    # model that records none, when --input-shape is not given
+    data_shapes: tuple[tuple[str, tuple[int, ...], str], ...] = ()
 
 
 def open_model(spec: str, weights: Path | None = None,
                input_shapes: tuple[tuple[int, ...], ...] = (),
-               allow_unsafe_code: bool = False) -> ModelHandle:
+               allow_unsafe_code: bool = False, eval_data: Path | None = None) -> ModelHandle:
     from .targets import trust
     from .targets.registry import format_module
     ref = detect(spec)
@@ -33,8 +36,13 @@ def open_model(spec: str, weights: Path | None = None,
     if not hasattr(module, "open_source"):
         raise UnsupportedError(f"{ref.path} is a {ref.format} model: edgekit can inspect and "
                                f"validate it, but not convert from it")
-    return checked(module.open_source(ref.path, SourceOptions(ref.factory, weights,
-                                                                tuple(input_shapes)), ref.format))
+    data_shapes = ()
+    if eval_data is not None and not input_shapes:
+        from .data import array_headers
+        data_shapes = tuple((name, shape, dtype.name) for name, (shape, dtype)
+                            in array_headers(Path(eval_data)).items() if name != "y")
+    options = SourceOptions(ref.factory, weights, tuple(input_shapes), data_shapes)
+    return checked(module.open_source(ref.path, options, ref.format))
 
 
 MAX_SAMPLE_ELEMENTS = 1 << 28  # per tensor and sample (1 GiB of float32): far above any edge model

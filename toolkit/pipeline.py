@@ -30,7 +30,8 @@ from .report import Record, build, write
 from .search import Outcome, search
 from .targets.context import StepContext
 from .tensors import feed_for
-from .validate import reference_outputs
+from .labels import chance_warning
+from .validate import reference_outputs, with_label_output
 from .workshop import Workshop
 from .workspace import OutputFolder
 
@@ -53,13 +54,14 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
             calib_preprocess: str | None = None,
             prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (), bench_runs: int = 50,
-            max_candidates: int | None = None,
+            max_candidates: int | None = None, label_output: str | None = None,
             allow_unsafe_code: bool = False, seed: int = 0,
             progress=lambda message: None, warn=lambda message: None,
             dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`: for each output format, search the candidates the
     profile's policy allows (edgekit.search) and deliver the fastest proven one. Returns
-    the Result (or the plan's text when dry_run). `precision` forces one precision."""
+    the Result (or the plan's text when dry_run). `precision` forces one precision;
+    `label_output` (a name or index) is the output the labels score."""
     profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
     if calib is not None and not Path(calib).exists():
@@ -68,7 +70,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         policy = profile.policy_for(fmt)
         if all(PRECISIONS[p].needs_calibration for p in policy) and not (calib or eval_data):
             raise InputError(missing_message(policy[0]))
-    source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
+    source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code,
+                        Path(eval_data) if eval_data else None)
     labels_file = Path(labels) if isinstance(labels, str) and Path(labels).is_file() else None
     labels = parse_labels(labels) if isinstance(labels, str) else tuple(labels)
     check_labels(labels, source)
@@ -101,13 +104,17 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         context.work_dir.mkdir()
         pruning = None
         if prune is not None:
-            plan, pruning = _prune(plan, prune, data, work, seed, progress)
+            plan, pruning = _prune(plan, prune, data, work, seed, progress, label_output)
         progress(f"running the reference {plan.source.format} model on {data.samples} samples")
         reference = reference_outputs(plan.source, data)
-        source_accuracy = pruning["accuracy_before"] if pruning else accuracy(reference, data.labels)
+        data = with_label_output(data, plan.source, reference, label_output)
+        source_accuracy = pruning["accuracy_before"] if pruning else \
+            accuracy(reference, data.labels, data.label_output)
         warnings = [f"output {i} of the original is the same for every sample: drift figures "
                     "cannot tell a good artifact from a broken one here; use real --eval data"
                     for i in constant_outputs(reference)]
+        classes = reference[data.label_output].shape[-1] if data.label_output is not None else None
+        warnings += [w for w in [chance_warning(source_accuracy, data.labels, classes)] if w]
         timer = _timer(plan, data, bench_runs) if bench_runs else None
         workshop = Workshop(plan.source, data, reference, work, context, profile.budgets,
                             source_accuracy, timer, progress, has_calibration=calibration is not None)
@@ -189,15 +196,17 @@ def _paths_as_final(work: Path, final: Path):
         raise
 
 
-def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress):
+def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress, label_output):
     """Prune the source; the pruned model becomes the plan's source (the drift reference)."""
     original = plan.source
     progress(f"pruning {original.format} weights ({spec.method}, {spec.sparsity:.0%})")
     (work / "00_pruned").mkdir()
     pruned, summary = prune_source(original, spec, work / "00_pruned", seed)
     original_run, pruned_run = original.runner(), pruned.runner()
-    before, after = accuracy(original_run(data.inputs), data.labels), \
-        accuracy(pruned_run(data.inputs), data.labels)
+    original_outputs = original_run(data.inputs)
+    data = with_label_output(data, original, original_outputs, label_output)
+    before, after = accuracy(original_outputs, data.labels, data.label_output), \
+        accuracy(pruned_run(data.inputs), data.labels, data.label_output)
     batch = [x[:64] for x in data.inputs]
     latency_before = median_latency_ms(original_run, batch)
     latency_after = median_latency_ms(pruned_run, batch)

@@ -387,6 +387,7 @@ def summary(report: dict, out: Path) -> str:
                  for c in search["candidates"]]
     for d in report["deliverables"]:
         text.append(f"deliver {d['format']}: {out / d['path']}")
+    text += [f"WARNING: {w}" for w in report["warnings"]]
     data = report["data"]
     origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
     text += ["", f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "

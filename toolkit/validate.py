@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Dataset
-from .drift import Drift, Tolerance, accuracy, compare, nonfinite_outputs, violations
+from .drift import Drift, Mismatch, Tolerance, accuracy, compare, nonfinite_outputs, violations
 from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
 from .profile import Budgets
@@ -25,6 +25,18 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return not self.problems
+
+
+def with_label_output(data: Dataset, source: ModelHandle, reference: list[np.ndarray],
+                      asked: str | None) -> Dataset:
+    """The data, knowing which output its labels score (and saying so in its notes)."""
+    from dataclasses import replace
+
+    from .labels import labelled_output
+    index, note = labelled_output([s.name for s in source.outputs] or
+                                  [f"output {i}" for i in range(len(reference))],
+                                  reference, data.labels, asked)
+    return replace(data, label_output=index, notes=data.notes + ((note,) if note else ()))
 
 
 def reference_outputs(source: ModelHandle, data: Dataset) -> list[np.ndarray]:
@@ -55,7 +67,7 @@ def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndar
     """Run `handle` (with its own runtime, or `runner`) on inputs prepared for `source`,
     converting layouts both ways."""
     if len(handle.inputs) != len(source.inputs):
-        raise ValueError(f"the artifact has {len(handle.inputs)} inputs, the original "
+        raise Mismatch(f"the artifact has {len(handle.inputs)} inputs, the original "
                          f"{len(source.inputs)}")
     outputs = (runner or handle.runner())(feed_for(handle, source, inputs))
     if len(outputs) == len(handle.outputs) == len(source.outputs):
@@ -78,11 +90,16 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
     try:
         outputs = run_in_layout(handle, source, data.inputs, runner)
         verdict.drifts = compare(reference, outputs)
-    except Exception as error:  # any runtime failure rejects the artifact, with its words
+    except Exception as error:
+        # the artifact's runtime refusing it, or edgekit's checks finding its tensors do not
+        # line up, reject the artifact with those words; anything raised by edgekit's own
+        # code is a bug to report (exit 70), not a reason to try another route
+        if raised_in_edgekit(error) and not isinstance(error, (Mismatch, InputError)):
+            raise
         verdict.problems.append(f"could not run in its runtime: {first_line(error)}")
         return verdict
     verdict.problems += violations(verdict.drifts, tolerance)
-    verdict.accuracy = accuracy(outputs, data.labels)
+    verdict.accuracy = accuracy(outputs, data.labels, data.label_output)
     if verdict.accuracy is not None and source_accuracy is not None:
         drop = (source_accuracy - verdict.accuracy) * 100
         if drop > budgets.max_accuracy_drop:

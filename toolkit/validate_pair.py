@@ -17,12 +17,13 @@ from .layers import layer_report
 from .profile import Budgets
 from .quantize import PRECISIONS
 from .report import summarize
-from .validate import judge, reference_outputs
+from .validate import judge, reference_outputs, with_label_output
 
 
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
                   precision: str | None = None, browser: bool = False, layers: bool = False,
-                  seed: int = 0, allow_unsafe_code: bool = False) -> dict:
+                  seed: int = 0, allow_unsafe_code: bool = False,
+                  label_output: str | None = None) -> dict:
     from .targets.registry import format_module
     source = open_any(original, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
     plain = open_any(artifact, allow_unsafe_code=allow_unsafe_code)
@@ -30,7 +31,8 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
     precision = precision or _recorded_precision(Path(handle.path)) or "fp32"
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
     reference = reference_outputs(source, data)
-    source_accuracy = accuracy(reference, data.labels)
+    data = with_label_output(data, source, reference, label_output)
+    source_accuracy = accuracy(reference, data.labels, data.label_output)
     tolerance = PRECISIONS[precision].tolerance
     runtime = format_module(handle.format).RUNTIME
     runs = [_row(runtime, "-", judge(handle, source, data, reference, tolerance, Budgets(),
