@@ -64,9 +64,11 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
     model = load(str(handle.path))
 
     def run_batch(inputs):
+        import keras
         result = model(inputs if len(inputs) > 1 else inputs[0], training=False)
-        result = result if isinstance(result, (list, tuple)) else [result]
-        return [np.asarray(r) for r in result]
+        # a list, a tuple, a dict of named outputs (flattened in sorted key order, the order
+        # of model.outputs and output_names) or one tensor
+        return [np.asarray(r) for r in keras.tree.flatten(result)]
 
     return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
 

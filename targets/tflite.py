@@ -41,18 +41,34 @@ def interpreter(path: Path, threads: int | None = None):
         raise InputError(f"cannot load TFLite model {path}: {first_line(error)}") from None
 
 
-def _spec(detail: dict) -> TensorSpec:
+def _spec(detail: dict, names: dict[int, str]) -> TensorSpec:
     signature = detail.get("shape_signature", detail["shape"])
     shape = tuple(None if int(d) < 0 else int(d) for d in signature)
-    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name,
-                      guess_image_layout(shape))
+    return TensorSpec(names.get(detail["index"], detail["name"]), shape,
+                      np.dtype(detail["dtype"]).name, guess_image_layout(shape))
+
+
+def _signature_names(it) -> dict[int, str]:
+    """Tensor index -> its name in the model's (only) signature: the names converters keep
+    from the source ("note", "onset"), where tensor names are "StatefulPartitionedCall:1".
+    Outputs are matched to the source's by these names, never silently by position."""
+    try:
+        signatures = it.get_signature_list()
+    except Exception:  # an old runtime without signature support
+        return {}
+    if len(signatures) != 1:
+        return {}
+    runner = it.get_signature_runner(next(iter(signatures)))
+    details = {**runner.get_input_details(), **runner.get_output_details()}
+    return {detail["index"]: name for name, detail in details.items()}
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
     """Describe a .tflite file; with the source `reference`, also infer its layouts."""
     it = interpreter(path)
-    inputs = [_spec(d) for d in it.get_input_details()]
-    outputs = [_spec(d) for d in it.get_output_details()]
+    names = _signature_names(it)
+    inputs = [_spec(d, names) for d in it.get_input_details()]
+    outputs = [_spec(d, names) for d in it.get_output_details()]
     if reference is not None:
         inputs = _with_layouts(inputs, reference.inputs)
         outputs = _with_layouts(outputs, reference.outputs)

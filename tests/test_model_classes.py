@@ -1,5 +1,7 @@
 """Classes of problems real third-party models showed, each on a tiny model built here:
 shapes from the data, outputs matched by name, fixed batches, batch not on axis 0."""
+import json
+
 import numpy as np
 
 import edgekit
@@ -17,3 +19,26 @@ def test_a_factory_takes_its_input_shapes_from_the_evaluation_data(tiny_torch, t
     assert result.report["source"]["inputs"] == ["image: float32[?x3x8x8] NCHW"]
     notes = result.report["artifacts"][0]["notes"]
     assert "input shapes taken from the evaluation data: Nx3x8x8 float32" in notes
+
+
+def test_outputs_of_one_shape_are_matched_by_their_names_not_their_position(tmp_path):
+    """basic-pitch's outputs `note` and `onset` share a shape; the SavedModel signature sorts
+    outputs by name, so the TFLite model lists them in another order. Matched by position,
+    a correct artifact failed (cosine 0.85); by the signature's names it passes."""
+    import keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="audio")
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    onset = keras.layers.Dense(4, name="onset")(hidden)
+    note = keras.layers.Dense(4, name="note")(hidden)
+    contour = keras.layers.Dense(3, name="contour")(hidden)
+    keras.Model(inputs, {"onset": onset, "note": note, "contour": contour}).save(tmp_path / "pitch.keras")
+    np.savez(tmp_path / "eval.npz", x=np.random.default_rng(0).standard_normal((32, 6)).astype(np.float32))
+    result = edgekit.convert(str(tmp_path / "pitch.keras"), "android", tmp_path / "out",
+                             eval_data=tmp_path / "eval.npz", precision="fp32", bench_runs=0)
+    artifact, = result.report["artifacts"]
+    assert artifact["passed"], artifact["problems"]
+    mapping = {m["source"]: (m["artifact"], m["by"]) for m in artifact["output_mapping"]}
+    assert mapping["note"] == ("note", "name") and mapping["onset"] == ("onset", "name")
+    metadata = json.loads((result.out / result.report["deliverables"][0]["metadata"]).read_text())
+    assert metadata["output_mapping"] == artifact["output_mapping"]

@@ -64,6 +64,9 @@ def describe(handle, product, context, source, sha256: str) -> dict:
         "variant": product.variant.name or None, "sha256": sha256,
         "inputs": inputs, "outputs": outputs,
         "source_outputs": [tensor(s) for s in source.outputs],
+        # which of the model's outputs is which of the source's (an app that reads outputs
+        # by index is broken by a reorder), and how edgekit matched them
+        "output_mapping": product.verdict.output_mapping,
         "preprocessing": {"range": list(context.input_range)},
         "labels": labels,
         # the first input and output, as the browser demo reads them

@@ -175,6 +175,7 @@ def _artifact(product, source_accuracy, work: Path, fp32_sizes: dict) -> dict:
         "accuracy": verdict.accuracy, "accuracy_drop": drop,
         "drift": summarize(verdict.drifts),
         "drift_per_output": [d.as_dict() for d in verdict.drifts],
+        "output_mapping": verdict.output_mapping,
         "passed": verdict.passed, "problems": verdict.problems,
         "notes": [n for n in (verdict.layout_note, *handle.notes, product.variant.note) if n]
         + [f"not byte-reproducible: {reason}" for reason in reasons],

@@ -85,20 +85,27 @@ def guess_image_layout(shape: Shape) -> str | None:
     return "NCHW"
 
 
-def match_order(wanted, specs, shapes) -> list[int]:
+BY_NAME, BY_SHAPE, BY_POSITION = "name", "shape", "position"
+
+
+def match(wanted, specs, shapes) -> tuple[list[int], str]:
     """For each wanted tensor (the original's), the index of the converted model's tensor
-    that is it: by name when every name survived the conversion, else by per-sample shape
-    when each is unique, else by position. Converters do reorder: a SavedModel signature
-    sorts its inputs and outputs by name."""
+    that is it, and how that was decided: by name when every name survived the conversion,
+    else by per-sample shape when each is unique, else by position (which the caller must
+    report: converters do reorder, e.g. a SavedModel signature sorts outputs by name)."""
     names = [_plain(s.name) for s in specs]
     if all(_plain(w.name) in names for w in wanted) and len(set(names)) == len(names):
-        return [names.index(_plain(w.name)) for w in wanted]
+        return [names.index(_plain(w.name)) for w in wanted], BY_NAME
     actual = [_per_sample(shape) for shape in shapes]
     expected = [_per_sample(tuple(d or 0 for d in w.shape)) for w in wanted]
     if len(set(actual)) == len(actual) and all(
             sum(_same(e, a) for a in actual) == 1 for e in expected):
-        return [next(i for i, a in enumerate(actual) if _same(e, a)) for e in expected]
-    return list(range(len(wanted)))
+        return [next(i for i, a in enumerate(actual) if _same(e, a)) for e in expected], BY_SHAPE
+    return list(range(len(wanted))), BY_POSITION
+
+
+def match_order(wanted, specs, shapes) -> list[int]:
+    return match(wanted, specs, shapes)[0]
 
 
 def feed_for(handle, source, inputs: list[np.ndarray]) -> list[np.ndarray]:

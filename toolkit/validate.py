@@ -11,7 +11,7 @@ from .drift import Drift, Mismatch, Tolerance, accuracy, compare, nonfinite_outp
 from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
 from .profile import Budgets
-from .tensors import feed_for, match_order, to_layout
+from .tensors import BY_POSITION, feed_for, match, to_layout
 
 
 @dataclass
@@ -21,6 +21,8 @@ class Verdict:
     accuracy: float | None = None
     problems: list[str] = field(default_factory=list)
     layout_note: str | None = None
+    # source output -> artifact output, and how they were matched (edgekit.tensors.match)
+    output_mapping: list[dict] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -63,15 +65,19 @@ def reference_outputs(source: ModelHandle, data: Dataset) -> list[np.ndarray]:
 
 
 def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndarray],
-                  runner=None) -> list[np.ndarray]:
+                  runner=None, mapping: list | None = None) -> list[np.ndarray]:
     """Run `handle` (with its own runtime, or `runner`) on inputs prepared for `source`,
-    converting layouts both ways."""
+    converting layouts both ways; the outputs come back in the source's order (how each
+    was matched is appended to `mapping`)."""
     if len(handle.inputs) != len(source.inputs):
         raise Mismatch(f"the artifact has {len(handle.inputs)} inputs, the original "
-                         f"{len(source.inputs)}")
+                       f"{len(source.inputs)}")
     outputs = (runner or handle.runner())(feed_for(handle, source, inputs))
     if len(outputs) == len(handle.outputs) == len(source.outputs):
-        order = match_order(source.outputs, handle.outputs, [o.shape for o in outputs])
+        order, how = match(source.outputs, handle.outputs, [o.shape for o in outputs])
+        if mapping is not None:
+            mapping += [{"source": s.name, "artifact": handle.outputs[j].name, "by": how}
+                        for s, j in zip(source.outputs, order)]
         outputs = [to_layout(outputs[j], handle.outputs[j].layout, s.layout)
                    for s, j in zip(source.outputs, order)]
     return outputs
@@ -88,7 +94,7 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
         verdict.layout_note = f"inputs {', '.join(flipped)} are {handle.inputs[0].layout} " \
                               f"(source: {source.inputs[0].layout}); validation transposed them"
     try:
-        outputs = run_in_layout(handle, source, data.inputs, runner)
+        outputs = run_in_layout(handle, source, data.inputs, runner, verdict.output_mapping)
         verdict.drifts = compare(reference, outputs)
     except Exception as error:
         # the artifact's runtime refusing it, or edgekit's checks finding its tensors do not
@@ -98,6 +104,11 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
             raise
         verdict.problems.append(f"could not run in its runtime: {first_line(error)}")
         return verdict
+    if len(verdict.output_mapping) > 1 and verdict.output_mapping[0]["by"] == BY_POSITION:
+        verdict.layout_note = ((verdict.layout_note + "; ") if verdict.layout_note else "") + (
+            "outputs matched by position: the artifact lost the original's output names and "
+            "some share a shape, so nothing else tells them apart; an app reading outputs by "
+            "index must check this order")
     verdict.problems += violations(verdict.drifts, tolerance)
     verdict.accuracy = accuracy(outputs, data.labels, data.label_output)
     if verdict.accuracy is not None and source_accuracy is not None:
