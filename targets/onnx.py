@@ -78,7 +78,8 @@ def _specs(values, reference_specs=None) -> list[TensorSpec]:
     specs = []
     for i, value in enumerate(values):
         tensor_type = value.type.tensor_type
-        shape = tuple(d.dim_value if d.HasField("dim_value") else None
+        # a dim_param, or a dim_value of -1 or 0 (Paddle2ONNX writes -1 for "any"), is dynamic
+        shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                       for d in tensor_type.shape.dim)
         layout = guess_image_layout(shape)
         if reference_specs and len(reference_specs) == len(values):
@@ -120,7 +121,7 @@ def _handle_from_session(path: Path, reference: ModelHandle | None) -> ModelHand
     def specs(values, references):
         result = []
         for i, value in enumerate(values):
-            shape = tuple(d if isinstance(d, int) else None for d in value.shape)
+            shape = tuple(d if isinstance(d, int) and d > 0 else None for d in value.shape)
             layout = infer_layout(shape, references[i]) if references and \
                 len(references) == len(values) else guess_image_layout(shape)
             result.append(TensorSpec(value.name, shape, ORT_TYPES.get(value.type, "float32"), layout))

@@ -386,3 +386,11 @@ def test_a_torchscript_file_with_a_short_storage_does_not_crash_the_process(tmp_
     result = run_edgekit("inspect", bad, "--input-shape", "1,4")
     assert result.returncode == 1 and "holds 0 bytes" in result.stderr, (result.returncode, result.stderr)
     assert run_edgekit("inspect", good, "--input-shape", "1,4").returncode == 0
+
+
+def test_an_onnx_dimension_of_minus_one_is_dynamic_not_refused(tmp_path, data):
+    """Paddle2ONNX writes -1 (not a dim_param) for dynamic dimensions."""
+    model = onnx_model(tmp_path / "paddle.onnx", [helper.make_node("Relu", ["x"], ["y"])],
+                       [tensor("x", [-1, 4, -1])], [tensor("y", [-1, 4, -1])])
+    code, output = run_cli("inspect", model)
+    assert code == 0 and "x: float32[?x4x?]" in output, output
