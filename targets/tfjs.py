@@ -22,7 +22,7 @@ from ..json_shape import Mapping, Optional
 from ..safe_files import regular_file
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
-from . import tfenv
+from . import tfenv, tfjs_graph
 from .registry import Converter
 
 RUNTIME = "node.js (wasm)"  # what runs this format's models
@@ -162,14 +162,14 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """tensorflowjs; the precision's hook picks the weight quantization (download size only:
     TF.js de-quantizes weights to float32 when it loads the model)."""
     from ..quantize import PRECISIONS
-    converter = tfenv.tfjs_converter()
     hook = PRECISIONS[ctx.precision].hooks["tfjs"]
     target = out_dir / "tfjs"
     try:
         # strip_debug_ops: Assert, CheckNumerics, Print... have no TF.js kernels and do no
         # inference work; the converter drops them (listed in the report)
-        converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
-                                         quantization_dtype_map=hook(ctx) if hook else None)
+        with tfjs_graph.patched(tfenv.tfjs_converter()) as converter:
+            converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
+                                             quantization_dtype_map=hook(ctx) if hook else None)
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from None

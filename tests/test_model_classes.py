@@ -1,8 +1,10 @@
 """Classes of problems real third-party models showed, each on a tiny model built here:
 shapes from the data, outputs matched by name, fixed batches, batch not on axis 0."""
+import base64
 import json
 
 import numpy as np
+import pytest
 
 import edgekit
 
@@ -42,3 +44,52 @@ def test_outputs_of_one_shape_are_matched_by_their_names_not_their_position(tmp_
     assert mapping["note"] == ("note", "name") and mapping["onset"] == ("onset", "name")
     metadata = json.loads((result.out / result.report["deliverables"][0]["metadata"]).read_text())
     assert metadata["output_mapping"] == artifact["output_mapping"]
+
+
+HARDSWISH_SOURCE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    """The two TF.js run-time failures of PaddleOCR models via onnx2tf: a HardSwish that
+    grappler fuses into _FusedConv2D, and a grouped convolution."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.Hardswish()
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, image):
+        x = self.act(self.grouped(self.act(self.conv(image))))
+        return self.head(x.mean((2, 3)))
+
+
+def build():
+    torch.manual_seed(0)
+    return Net().eval()
+'''
+
+
+@pytest.mark.slow
+def test_hardswish_and_grouped_convolutions_run_in_tfjs(tmp_path):
+    import torch
+    (tmp_path / "net.py").write_text(HARDSWISH_SOURCE)
+    scope: dict = {}
+    exec(compile(HARDSWISH_SOURCE, "net.py", "exec"), scope)
+    torch.onnx.export(scope["build"](), (torch.zeros(1, 3, 16, 16),), str(tmp_path / "net.onnx"),
+                      input_names=["image"], output_names=["scores"], opset_version=17,
+                      dynamic_axes={"image": {0: "n"}, "scores": {0: "n"}}, dynamo=False)
+    np.savez(tmp_path / "eval.npz", x=np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32))
+    result = edgekit.convert(str(tmp_path / "net.onnx"), "web", tmp_path / "out",
+                             eval_data=tmp_path / "eval.npz", precision="fp32", bench_runs=0)
+    assert result.passed
+    candidates = result.report["search"]["tfjs"]["candidates"]
+    assert not [c for c in candidates if "_fusedhardswish" in c["why"]]  # unfused: it runs
+    assert "depth of input" in candidates[0]["why"]  # the grouped conv, then split by onnx2tf
+    assert candidates[-1]["variant"] == "onnx2tf-dgc" and candidates[-1]["status"] == "chosen"
+    model = json.loads((result.out / result.report["deliverables"][0]["path"] / "model.json").read_text())
+    fused = [n for n in model["modelTopology"]["node"] if n["op"].startswith("_Fused")]
+    assert fused and all(b"HardSwish" not in base64.b64decode(s) for n in fused
+                         for s in n["attr"]["fused_ops"]["list"]["s"])

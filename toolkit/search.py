@@ -196,6 +196,10 @@ def _why_chosen(best: Trial, outcome: Outcome) -> str:
     if faster(baseline, best):  # only when fp32 may not be delivered
         return (f"the only precision allowed ({', '.join(outcome.policy)}), although "
                 f"{1 / ratio:.2f}x slower than the fp32 baseline")
+    if not faster(best, baseline):
+        return (f"as fast as the fp32 baseline within timing noise ({best.p50_ms:.4g} vs "
+                f"{baseline.p50_ms:.4g} ms) and smaller: {best.size_bytes} vs "
+                f"{baseline.size_bytes} bytes")
     return f"fastest proven candidate: {ratio:.2f}x the fp32 baseline's speed"
 
 

@@ -1,0 +1,102 @@
+"""Rewrites of the graph tensorflowjs 4.22 builds, for graphs TF.js can then run.
+
+tensorflowjs optimizes the SavedModel's graph with grappler before writing model.json, and
+grappler fuses ops into kernels TF.js does not have. Both fixes below were measured: the
+artifact converted, then failed at run time in TF.js (wasm, cpu).
+- Residual and scalar adds after a Conv2D/MatMul become "biases" (normalize_bias_add takes
+  every Add for one), then get fused: "FusedConv2D only supports rank-1 bias"
+  (keras.applications ResNet50, EfficientNetB0, MobileNetV3Small). Only an add of a rank-1
+  constant is kept as a bias.
+- HardSwish (x * relu6(x + 3) / 6, PaddleOCR and MobileNetV3 models via onnx2tf) is fused
+  as an activation of _FusedConv2D: "_fusedhardswish activation not yet supported for
+  FusedConv2D". Such activations are taken out of the fused op again and written as the
+  plain ops TF.js runs (AddV2, Relu6, Mul).
+The patches apply only while one conversion runs (`patched`), never to the process.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+FUSED_OPS = {"_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative"}
+
+
+@contextmanager
+def patched(conversion_module):
+    """tensorflowjs' tf_saved_model_conversion_v2 with both rewrites, for one conversion."""
+    from tensorflowjs.converters import normalize_bias_add
+    original_bias, original_optimize = (normalize_bias_add.normalize_bias_add_op,
+                                        conversion_module.optimize_graph)
+    normalize_bias_add.normalize_bias_add_op = strict_bias_add(original_bias)
+
+    def optimize_graph(*args, **kwargs):
+        return unfuse_activations(original_optimize(*args, **kwargs))
+    conversion_module.optimize_graph = optimize_graph
+    try:
+        yield conversion_module
+    finally:
+        normalize_bias_add.normalize_bias_add_op = original_bias
+        conversion_module.optimize_graph = original_optimize
+
+
+def strict_bias_add(original):
+    """normalize_bias_add, keeping as Add every add that is not of a rank-1 constant."""
+    def normalize(graph_def):
+        nodes = {node.name: node for node in graph_def.node}
+
+        def is_bias(name: str) -> bool:
+            node = nodes.get(name.split(":")[0].lstrip("^"))
+            return node is not None and node.op == "Const" and \
+                len(node.attr["value"].tensor.tensor_shape.dim) == 1
+
+        keep = {node.name: node.op for node in graph_def.node
+                if node.op in ("Add", "AddV2") and not is_bias(node.input[1])}
+        result = original(graph_def)
+        for node in result.node:
+            if node.name in keep and node.op == "BiasAdd":
+                node.op = keep[node.name]
+                del node.attr["data_format"]
+        return result
+    return normalize
+
+
+def unfuse_activations(graph_def):
+    """Each fused op whose last fused activation TF.js lacks (UNFUSED) loses it; the
+    activation follows as plain ops under the fused op's old name, so consumers are
+    unchanged."""
+    for node in list(graph_def.node):
+        fused = list(node.attr["fused_ops"].list.s) if node.op in FUSED_OPS else []
+        if not fused or fused[-1] not in UNFUSED:
+            continue
+        activation = fused[-1]
+        name = node.name
+        node.name = f"{name}/unfused"
+        del node.attr["fused_ops"].list.s[-1]
+        UNFUSED[activation](graph_def, node.name, name, node.attr["T"].type)
+    return graph_def
+
+
+def _hard_swish(graph_def, x: str, name: str, dtype) -> None:
+    """hard_swish(x) = x * relu6(x + 3) * (1/6), ending in a node called `name`."""
+    three = _constant(graph_def, f"{name}/three", 3.0, dtype)
+    sixth = _constant(graph_def, f"{name}/one_sixth", 1.0 / 6.0, dtype)
+    shifted = _op(graph_def, "AddV2", f"{name}/plus_three", [x, three], dtype)
+    gate = _op(graph_def, "Relu6", f"{name}/relu6", [shifted], dtype)
+    gated = _op(graph_def, "Mul", f"{name}/gated", [x, gate], dtype)
+    _op(graph_def, "Mul", name, [gated, sixth], dtype)
+
+
+UNFUSED = {b"_FusedHardSwish": _hard_swish}  # fused activation -> the plain ops it becomes
+
+
+def _constant(graph_def, name: str, value: float, dtype) -> str:
+    from tensorflow.python.framework import tensor_util
+    node = graph_def.node.add(name=name, op="Const")
+    node.attr["dtype"].type = dtype
+    node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value, dtype=dtype))
+    return name
+
+
+def _op(graph_def, op: str, name: str, inputs: list[str], dtype) -> str:
+    node = graph_def.node.add(name=name, op=op, input=inputs)
+    node.attr["T"].type = dtype
+    return name
