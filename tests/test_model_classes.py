@@ -93,3 +93,25 @@ def test_hardswish_and_grouped_convolutions_run_in_tfjs(tmp_path):
     fused = [n for n in model["modelTopology"]["node"] if n["op"].startswith("_Fused")]
     assert fused and all(b"HardSwish" not in base64.b64decode(s) for n in fused
                          for s in n["attr"]["fused_ops"]["list"]["s"])
+
+
+def test_a_fixed_batch_of_one_with_dynamic_image_size_runs_in_slices(tmp_path):
+    """Detectors and OCR models exported with batch 1 and any H, W ([1, 3, ?, ?])."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w"], ["features"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["features"], ["maps"])], "detector",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("maps", TensorProto.FLOAT, [1, 4, "h", "w"])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "detector.onnx")
+    np.savez(tmp_path / "eval.npz", x=rng.random((6, 3, 32, 32), dtype=np.float32))
+    result = edgekit.convert(str(tmp_path / "detector.onnx"), "android", tmp_path / "out",
+                             formats=("onnx", "tflite"), eval_data=tmp_path / "eval.npz",
+                             precision="fp32", bench_runs=0)
+    assert result.passed, [a["problems"] for a in result.report["artifacts"]]
+    assert result.report["data"]["samples"] == 6

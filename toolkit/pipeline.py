@@ -174,10 +174,11 @@ def _rank_layers(candidate, workshop: Workshop) -> list:
 
 def _static_from_data(source, data):
     """Dynamic (non-batch) input dimensions fixed from the evaluation data, for converters
-    that need static shapes (onnx2tf gets them as -ois); the batch stays dynamic."""
+    that need static shapes (onnx2tf gets them as -ois); the batch stays as it was
+    (dynamic, or a fixed batch the model runs in slices of)."""
     if data.origin == "random" or all(None not in s.shape[1:] for s in source.inputs):
         return source
-    inputs = tuple(replace(s, shape=(None, *x.shape[1:])) if None in s.shape[1:] else s
+    inputs = tuple(replace(s, shape=(s.shape[0], *x.shape[1:])) if None in s.shape[1:] else s
                    for s, x in zip(source.inputs, data.inputs))
     fixed = ", ".join(f"{s.name} {'x'.join(map(str, s.shape[1:]))}"
                       for s, old in zip(inputs, source.inputs) if s != old)
