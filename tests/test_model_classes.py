@@ -115,3 +115,19 @@ def test_a_fixed_batch_of_one_with_dynamic_image_size_runs_in_slices(tmp_path):
                              precision="fp32", bench_runs=0)
     assert result.passed, [a["problems"] for a in result.report["artifacts"]]
     assert result.report["data"]["samples"] == 6
+
+
+def test_an_input_with_its_batch_on_another_axis_is_refused_naming_it(tmp_path):
+    """silero-vad's recurrent state is [2, B, 128]: random inputs put the samples on axis 0
+    and the run ended in exit 70. It is a user error naming the input now."""
+    from onnx import TensorProto, helper
+
+    from test_safety import onnx_model, run_cli, tensor
+    model = onnx_model(tmp_path / "vad.onnx",
+                       [helper.make_node("Identity", ["audio"], ["speech"]),
+                        helper.make_node("Identity", ["state"], ["state_out"])],
+                       [tensor("audio", ["n", 16]), tensor("state", [2, "n", 8])],
+                       [tensor("speech", ["n", 16]), tensor("state_out", [2, "n", 8])])
+    code, output = run_cli("convert", model, "-t", "server-cpu", "--out", tmp_path / "out")
+    assert code == 1 and "input 'state' float32[2x?x8] takes its batch on axis 1" in output
+    assert run_cli("inspect", model)[0] == 0  # inspecting it is fine

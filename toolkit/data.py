@@ -47,6 +47,7 @@ class Dataset:
 
 
 def load_eval(path: Path, source: ModelHandle) -> Dataset:
+    check_sample_axis(source)
     arrays = _read(Path(path))
     labels = arrays.pop("y", None)
     raw = _match_inputs(arrays, source.inputs, path)
@@ -63,6 +64,7 @@ def load_eval(path: Path, source: ModelHandle) -> Dataset:
 def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES) -> Dataset:
     """Seeded inputs: uniform 0..1 floats; 0/1 for integer inputs (valid as token ids,
     masks and indices alike, since the valid range of an id is not recorded anywhere)."""
+    check_sample_axis(source)
     rng = np.random.default_rng(seed)
     inputs, notes = [], []
     for spec in source.inputs:
@@ -75,6 +77,25 @@ def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES)
         else:
             inputs.append(rng.random(shape, dtype=np.float32).astype(spec.dtype))
     return Dataset(inputs, None, "random", seed=seed, notes=tuple(notes))
+
+
+def check_sample_axis(handle: ModelHandle) -> None:
+    """edgekit feeds evaluation samples along axis 0 of every input. A model whose other
+    inputs take the batch elsewhere (a recurrent state [2, B, 128]) or are scalars (a sample
+    rate) cannot be fed that way: say so, naming the input, instead of failing later."""
+    batched = [s for s in handle.inputs if s.shape and s.shape[0] is None]
+    for spec in handle.inputs if batched else ():
+        if not spec.shape:
+            raise InputError(f"{handle.path}: input '{spec.name}' is a scalar (rank 0), which "
+                             "edgekit cannot feed one value per sample; export the model with "
+                             "it fixed (a constant), or as a [batch] tensor")
+        if spec.shape[0] is not None and spec.shape[0] > 1 and None in spec.shape[1:]:
+            axis = spec.shape.index(None)
+            raise InputError(f"{handle.path}: input '{spec.name}' {spec.describe().split(': ')[1]} "
+                             f"takes its batch on axis {axis}, while edgekit feeds samples along "
+                             f"axis 0 of every input (as '{batched[0].name}' takes them); export "
+                             "the model with the batch first, or with a fixed batch of 1 "
+                             "(--input-shape for every input)")
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
