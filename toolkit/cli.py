@@ -325,16 +325,25 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
 @click.option("--max-accuracy-regression", default=0.5, show_default=True, metavar="POINTS")
 @click.option("--max-size-growth", default=1.10, show_default=True, metavar="RATIO")
 @click.option("--max-latency-growth", default=1.25, show_default=True, metavar="RATIO")
+@click.option("--max-accuracy-drop", type=click.FloatRange(min=0), metavar="POINTS",
+              help="Stricter accuracy budget than the report's profile.")
+@click.option("--min-sqnr", type=float, metavar="DB", help="Least SQNR each artifact must have.")
+@click.option("--max-size-mb", type=click.FloatRange(min=0), metavar="MB", help="Largest artifact size.")
+@click.option("--max-latency-ms", type=click.FloatRange(min=0), metavar="MS", help="Largest p50 latency.")
 @click.option("--junit", type=click.Path(), help="Also write the checks as JUnit XML here.")
-def check(report, baseline, max_accuracy_regression, max_size_growth, max_latency_growth, junit):
-    """Gate CI on REPORT: exit 0 pass, 2 a budget or regression failed, 3 inconclusive
-    (noisy latency), 1 user error."""
+def check(report, baseline, max_accuracy_regression, max_size_growth, max_latency_growth,
+          max_accuracy_drop, min_sqnr, max_size_mb, max_latency_ms, junit):
+    """Gate CI on REPORT: each artifact's figures are re-checked against the budgets (the
+    report's profile, or stricter ones given here); exit 0 pass, 2 a budget or regression
+    failed or the figures contradict the report's flags, 3 inconclusive (noisy latency),
+    1 user error."""
     from pathlib import Path
 
-    from .gate import EXIT_CODES, Tolerances, load_report, outcome, write_junit
+    from .gate import EXIT_CODES, Limits, Tolerances, load_report, outcome, write_junit
     from .gate import check as run_check
     findings = run_check(load_report(Path(report)), load_report(Path(baseline)) if baseline else None,
-                         Tolerances(max_accuracy_regression, max_size_growth, max_latency_growth))
+                         Tolerances(max_accuracy_regression, max_size_growth, max_latency_growth),
+                         Limits(max_accuracy_drop, min_sqnr, max_size_mb, max_latency_ms))
     for finding in findings:
         click.echo(f"{finding.outcome.upper():<12} {finding.name}: {finding.message}")
     verdict = outcome(findings)

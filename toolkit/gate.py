@@ -1,5 +1,9 @@
 """`edgekit check REPORT [--baseline OLD]`: the CI gate over a report edgekit wrote.
 
+The gate judges the figures, not the flags: each artifact's accuracy drop, SQNR, size and
+latency are re-checked against the profile's budgets in the report (or stricter ones given
+to `check`), and a report whose figures contradict its `passed` flags is refused.
+
 Exit codes: 0 every budget holds, 2 a budget failed (accuracy drop, drift, size, latency,
 or a regression against the baseline), 3 inconclusive (a latency that decides the outcome
 was measured as noisy), 1 user error. Optionally writes JUnit XML, one test case per check.
@@ -12,6 +16,7 @@ from pathlib import Path
 
 from . import json_shape
 from .json_shape import NUMBER, Optional
+from .profile import breaks
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 EXIT_CODES = {PASS: 0, FAIL: 2, INCONCLUSIVE: 3}
@@ -26,6 +31,15 @@ class Tolerances:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Budgets `check` applies on top of the report's own (None: the report's, if any)."""
+    max_accuracy_drop: float | None = None
+    min_sqnr_db: float | None = None
+    max_size_mb: float | None = None
+    max_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     name: str  # e.g. "tflite int8: budgets"
     outcome: str
@@ -33,10 +47,13 @@ class Finding:
 
 
 ARTIFACT_SHAPE = {"format": str, "precision": str, "passed": bool, "problems": [str],
-                  "size_bytes": int, "accuracy": Optional(NUMBER),
+                  "size_bytes": int, "accuracy": Optional(NUMBER), "accuracy_drop": Optional(NUMBER),
+                  "drift": Optional({"sqnr_db": Optional((int, float, str))}),
                   "latency_ms": Optional({"p50": NUMBER}), "latency_verdict": Optional(str)}
+BUDGETS_SHAPE = {"max_accuracy_drop": Optional(NUMBER), "max_size_mb": Optional(NUMBER),
+                 "max_latency_ms": Optional(NUMBER)}
 REPORT_SHAPE = {"artifacts": [ARTIFACT_SHAPE],
-                "profile": Optional({"budgets": Optional({"max_latency_ms": Optional(NUMBER)})})}
+                "profile": Optional({"budgets": Optional(BUDGETS_SHAPE)})}
 
 
 def load_report(path: Path) -> dict:
@@ -45,13 +62,14 @@ def load_report(path: Path) -> dict:
 
 
 def check(report: dict, baseline: dict | None = None,
-          tolerances: Tolerances = Tolerances()) -> list[Finding]:
+          tolerances: Tolerances = Tolerances(), limits: Limits = Limits()) -> list[Finding]:
     findings = []
     if not report["artifacts"]:
         findings.append(Finding("report", FAIL, "the report lists no artifacts"))
+    budgets = (report.get("profile") or {}).get("budgets") or {}
     for artifact in report["artifacts"]:
         name = f"{artifact['format']} {artifact['precision']}"
-        findings.append(_budgets(name, artifact, report))
+        findings.append(_budgets(name, artifact, budgets, limits))
     if baseline is not None:
         old = {(a["format"], a["precision"]): a for a in baseline["artifacts"]}
         for artifact in report["artifacts"]:
@@ -64,18 +82,37 @@ def check(report: dict, baseline: dict | None = None,
     return findings
 
 
-def _budgets(name: str, artifact: dict, report: dict) -> Finding:
-    if not artifact["passed"]:
-        return Finding(f"{name}: budgets", FAIL, "; ".join(artifact["problems"]) or "failed")
-    limit = (report.get("profile") or {}).get("budgets", {}).get("max_latency_ms")
-    latency = artifact.get("latency_ms")
-    if limit is not None and latency:
-        if latency["p50"] > limit:
-            outcome = INCONCLUSIVE if artifact.get("latency_verdict") == "noisy" else FAIL
-            return Finding(f"{name}: budgets", outcome,
-                           f"p50 {latency['p50']} ms > budget {limit} ms"
-                           + (" (measured as noisy)" if outcome == INCONCLUSIVE else ""))
-    return Finding(f"{name}: budgets", PASS, "accuracy, drift and size within budget")
+def _strictest(*limits, lower_is_stricter: bool = True):
+    given = [limit for limit in limits if limit is not None]
+    return (min if lower_is_stricter else max)(given) if given else None
+
+
+def _budgets(name: str, artifact: dict, budgets: dict, limits: Limits) -> Finding:
+    """The artifact judged from its figures; its own flag only adds its recorded problems."""
+    broken = []
+    drop_limit = _strictest(budgets.get("max_accuracy_drop"), limits.max_accuracy_drop)
+    drop = artifact.get("accuracy_drop")
+    if drop_limit is not None and drop is not None and breaks(drop, drop_limit):
+        broken.append(f"accuracy drop {drop} points > budget {drop_limit}")
+    sqnr = (artifact.get("drift") or {}).get("sqnr_db")
+    if limits.min_sqnr_db is not None and isinstance(sqnr, (int, float)) and sqnr < limits.min_sqnr_db:
+        broken.append(f"SQNR {sqnr} dB < {limits.min_sqnr_db} dB")
+    size_limit = _strictest(budgets.get("max_size_mb"), limits.max_size_mb)
+    if size_limit is not None and artifact["size_bytes"] > size_limit * 1e6:
+        broken.append(f"size {artifact['size_bytes'] / 1e6:.2f} MB > budget {size_limit} MB")
+    latency, latency_limit = artifact.get("latency_ms"), _strictest(
+        budgets.get("max_latency_ms"), limits.max_latency_ms)
+    slow = latency_limit is not None and latency and latency["p50"] > latency_limit
+    if artifact["passed"] and broken:  # its figures say otherwise: the report is not to be trusted
+        return Finding(f"{name}: budgets", FAIL, "the report says passed, but its figures break "
+                       "the budget: " + "; ".join(broken))
+    if not artifact["passed"] or broken:
+        return Finding(f"{name}: budgets", FAIL, "; ".join(broken + artifact["problems"]) or "failed")
+    if slow:
+        outcome = INCONCLUSIVE if artifact.get("latency_verdict") == "noisy" else FAIL
+        return Finding(f"{name}: budgets", outcome, f"p50 {latency['p50']} ms > budget {latency_limit} ms"
+                       + (" (measured as noisy)" if outcome == INCONCLUSIVE else ""))
+    return Finding(f"{name}: budgets", PASS, "accuracy, drift, size and latency within budget")
 
 
 def _regressions(name: str, new: dict, old: dict, tolerances: Tolerances) -> list[Finding]:
@@ -83,7 +120,7 @@ def _regressions(name: str, new: dict, old: dict, tolerances: Tolerances) -> lis
     if new.get("accuracy") is not None and old.get("accuracy") is not None:
         drop = (old["accuracy"] - new["accuracy"]) * 100
         findings.append(Finding(f"{name}: accuracy vs baseline",
-                                FAIL if drop > tolerances.accuracy_points else PASS,
+                                FAIL if breaks(drop, tolerances.accuracy_points) else PASS,
                                 f"{old['accuracy']:.4f} -> {new['accuracy']:.4f} ({-drop:+.2f} points)"))
     ratio = new["size_bytes"] / max(old["size_bytes"], 1)
     findings.append(Finding(f"{name}: size vs baseline", FAIL if ratio > tolerances.size_ratio else PASS,

@@ -42,6 +42,13 @@ class TargetProfile:
 
 
 AUTO = "auto"  # --precision auto: the profile's own policy (the default)
+REPORTED_DECIMALS = 4  # accuracy drops are reported in points with 4 decimals
+
+
+def breaks(value: float, limit: float) -> bool:
+    """`value` over `limit` as the report shows them: a drop of exactly the budget passes,
+    although 97.2 - 96.7 is 0.5000000000000004 in floating point."""
+    return round(value, REPORTED_DECIMALS) > limit
 
 
 def get_profile(name: str) -> TargetProfile:

@@ -10,7 +10,7 @@ from .data import Dataset
 from .drift import Drift, Mismatch, Tolerance, accuracy, compare, nonfinite_outputs, violations
 from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
-from .profile import Budgets
+from .profile import Budgets, breaks
 from .tensors import BY_POSITION, feed_for, match, to_layout
 
 
@@ -113,7 +113,7 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
     verdict.accuracy = accuracy(outputs, data.labels, data.label_output)
     if verdict.accuracy is not None and source_accuracy is not None:
         drop = (source_accuracy - verdict.accuracy) * 100
-        if drop > budgets.max_accuracy_drop:
+        if breaks(drop, budgets.max_accuracy_drop):
             verdict.problems.append(f"accuracy drop {drop:.2f} points > budget "
                                     f"{budgets.max_accuracy_drop}")
     size = handle.size_bytes()
