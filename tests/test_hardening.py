@@ -128,7 +128,7 @@ FROM_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; signal.signal(
                    "signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"]
 
 
-def wait_for_work_folder(parent: Path, timeout: float = 60):
+def wait_for_work_folder(parent: Path, timeout: float = 240):  # TF's import, on a busy CI host
     deadline = time.time() + timeout
     while time.time() < deadline:
         if any(p.name.startswith(".out.edgekit-tmp-") for p in parent.iterdir()):

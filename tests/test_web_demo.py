@@ -118,7 +118,8 @@ def test_browser_drift_check_agrees_with_the_original_on_every_backend(web_model
             assert run["drift"]["top1_agreement"] >= 0.99 and run["passed"]
         else:
             assert run["reason"]  # said plainly, not failed
-    assert report["precision"] == "fp16"  # read from the metadata edgekit wrote
+    metadata = json.loads((web_model / "edgekit.json").read_text())
+    assert report["precision"] == metadata["precision"]  # read from the metadata edgekit wrote
 
 
 @pytest.mark.slow
