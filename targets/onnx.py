@@ -271,14 +271,16 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
             and len(value) == len(inputs[0])]
 
 
-def macs(handle: ModelHandle) -> int:
-    """Multiply-accumulates of one batch-1 inference: Conv, Gemm and MatMul, with output
-    shapes from one run of the model (shape inference misses dynamic dimensions)."""
+def macs(handle: ModelHandle, sample: list[np.ndarray] | None = None) -> int:
+    """Multiply-accumulates of one inference on `sample` (default: zeros, 1 for dynamic
+    dimensions): Conv, Gemm and MatMul, with output shapes from one run of the model
+    (shape inference misses dynamic dimensions)."""
     import onnx
     from onnx import numpy_helper
     graph = onnx.load(str(handle.path)).graph
     weights = {init.name: numpy_helper.to_array(init).shape for init in graph.initializer}
-    sample = [np.zeros([1 if d is None else d for d in s.shape], s.dtype) for s in handle.inputs]
+    sample = sample or [np.zeros([1 if d is None else d for d in s.shape], s.dtype)
+                        for s in handle.inputs]
     shapes = {name: np.shape(value) for name, value in _every_output(handle, sample)}
     shapes.update({s.name: x.shape for s, x in zip(handle.inputs, sample)})
     shapes.update(weights)

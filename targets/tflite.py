@@ -246,8 +246,9 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
             if values and values[0].ndim >= 1 and len(values[0]) == 1]
 
 
-def macs(handle: ModelHandle) -> int:
-    """Multiply-accumulates of one batch-1 inference, from each op's tensor shapes."""
+def macs(handle: ModelHandle, sample: list[np.ndarray] | None = None) -> int:
+    """Multiply-accumulates of one batch-1 inference, from each op's tensor shapes (the
+    model's own static shapes: `sample` is not needed)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     it = Interpreter(model_path=str(handle.path),
                      experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)

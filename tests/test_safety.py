@@ -394,3 +394,10 @@ def test_an_onnx_dimension_of_minus_one_is_dynamic_not_refused(tmp_path, data):
                        [tensor("x", [-1, 4, -1])], [tensor("y", [-1, 4, -1])])
     code, output = run_cli("inspect", model)
     assert code == 0 and "x: float32[?x4x?]" in output, output
+
+
+def test_a_tfjs_folder_given_as_a_relative_path_is_read(tmp_path, monkeypatch):
+    tfjs_folder(tmp_path / "web")
+    monkeypatch.chdir(tmp_path)
+    code, output = run_cli("inspect", "web")
+    assert code == 0 and "Relu x1" in output, output

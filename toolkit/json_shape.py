@@ -79,9 +79,11 @@ def _refuse_non_finite(name: str):
 
 
 def load(path: Path, shape, what: str, inside: Path | None = None) -> dict:
-    """Read `path` as JSON (a regular file, non-blocking) and check it has `shape`."""
+    """Read `path` as JSON (a regular file, non-blocking; inside the folder `inside` when
+    given, which `path` must start with) and check it has `shape`."""
     try:
-        value = json.loads(read_text(path, inside), parse_constant=_refuse_non_finite)
+        relative = Path(path).relative_to(inside) if inside is not None else path
+        value = json.loads(read_text(relative, inside), parse_constant=_refuse_non_finite)
     except ValueError as error:  # JSONDecodeError, or a bare NaN/Infinity
         raise InputError(f"{path} is not valid JSON ({error})") from None
     try:

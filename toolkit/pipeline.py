@@ -263,7 +263,8 @@ def _time_source_and_gpu(plan: Plan, data, workshop: Workshop, outcomes, runs: i
         handle = next((p.verdict.handle for p in workshop.products.values()
                        if str(p.verdict.handle.path) == path), plan.source)
         if timing and "latency_ms" in timing:
-            timing["estimate"] = model_estimate(handle, plan.profile.device, timing["latency_ms"]["p50"])
+            timing["estimate"] = model_estimate(handle, plan.profile.device, timing["latency_ms"]["p50"],
+                                                feed_for(handle, plan.source, sample))
     return timings
 
 

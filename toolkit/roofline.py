@@ -48,17 +48,22 @@ def estimate(macs: int | None, weight_bytes: int, precision: str, device: Device
     return result
 
 
-def model_estimate(handle, device: DeviceSpec | None, p50_ms: float | None) -> dict | None:
-    """`estimate` for a model whose format can count its MACs (TFLite, ONNX), else None."""
+def model_estimate(handle, device: DeviceSpec | None, p50_ms: float | None,
+                   sample=None) -> dict | None:
+    """`estimate` for a model whose format can count its MACs (TFLite, ONNX), else None;
+    `sample` is the input the model was timed on (shapes for dynamic dimensions)."""
+    from .errors import first_line
     from .host import host
     from .targets.registry import format_module
     module = format_module(handle.format)
     if not hasattr(module, "macs"):
         return None
     try:
-        macs, weight_bytes = module.macs(handle), module.weight_bytes(handle)
+        macs, weight_bytes = module.macs(handle, sample), module.weight_bytes(handle)
     except ImportError as error:  # the slim runtime install lacks e.g. the onnx package
         return {"unavailable": f"counting MACs needs the '{error.name}' package"}
+    except Exception as error:  # an estimate, not a proof: say why there is none
+        return {"unavailable": f"counting MACs failed: {first_line(error)}"}
     return estimate(macs, weight_bytes, handle.precision, device, host(), p50_ms)
 
 

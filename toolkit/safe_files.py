@@ -19,8 +19,8 @@ DEFAULT_LIMIT = 1 << 31  # 2 GiB: no metadata file (report, model.json) is anywh
 
 
 def inside_folder(path: Path, folder: Path) -> Path:
-    """`path` (relative to `folder`, or absolute) if it resolves inside `folder`, symlinks
-    followed; else an InputError naming both."""
+    """folder / `path` (`path` relative to `folder`) if it resolves inside `folder`,
+    symlinks followed; else an InputError naming both."""
     candidate = Path(folder) / path
     resolved, base = candidate.resolve(), Path(folder).resolve()
     if resolved != base and base not in resolved.parents:
