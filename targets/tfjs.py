@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -97,19 +98,39 @@ def node_names(handle: ModelHandle) -> tuple[list[str], list[str]]:
     """Graph node names of the signature's inputs and outputs, in the handle's order: what
     TF.js executes by (the handle's tensors carry the signature keys, e.g. `output_0`)."""
     signature = _read_model_json(handle.path).get("signature") or {}
+    outputs = _named_outputs(signature.get("outputs") or {}, sorted(s.name for s in handle.outputs))
 
     def names(entries, specs):
         return [(entries[s.name].get("name") or s.name).split(":")[0] for s in specs]
-    return (names((signature.get("inputs") or {}), handle.inputs),
-            names((signature.get("outputs") or {}), handle.outputs))
+    return names((signature.get("inputs") or {}), handle.inputs), names(outputs, handle.outputs)
 
 
 def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle:
     signature = _read_model_json(path).get("signature") or {}
+    outputs = signature.get("outputs") or {}
+    if reference is not None and len(reference.outputs) == len(outputs):
+        outputs = _named_outputs(outputs, sorted(s.name for s in reference.outputs))
     return ModelHandle(
         Path(path), "tfjs",
         tuple(_specs((signature.get("inputs") or {}), reference.inputs if reference else None)),
-        tuple(_specs((signature.get("outputs") or {}), reference.outputs if reference else None)))
+        tuple(_specs(outputs, reference.outputs if reference else None)))
+
+
+SIGNATURE_IDENTITY = re.compile(r"^Identity(?:_(\d+))?:0$")
+
+
+def _named_outputs(entries: dict, keys_in_order: list[str]) -> dict:
+    """Signature outputs by name. tensorflowjs keeps a SavedModel signature's output keys
+    only for outputs of a unique shape and writes the others as `Identity_k:0`, which is
+    the k-th of the signature's keys in the order TensorFlow gives them (sorted): those get
+    their names back, so outputs are matched by name (basic-pitch's `note` and `onset`)."""
+    named = {}
+    for key, entry in entries.items():
+        match = SIGNATURE_IDENTITY.match(key)
+        index = int(match.group(1) or 0) if match else len(keys_in_order)
+        restored = keys_in_order[index] if index < len(keys_in_order) else key
+        named[restored if restored not in entries else key] = entry
+    return named
 
 
 def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "wasm",

@@ -131,3 +131,14 @@ def test_an_input_with_its_batch_on_another_axis_is_refused_naming_it(tmp_path):
     code, output = run_cli("convert", model, "-t", "server-cpu", "--out", tmp_path / "out")
     assert code == 1 and "input 'state' float32[2x?x8] takes its batch on axis 1" in output
     assert run_cli("inspect", model)[0] == 0  # inspecting it is fine
+
+
+def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back():
+    """tensorflowjs keeps the SavedModel's output keys only for outputs of a unique shape;
+    basic-pitch's `note` and `onset` came out as Identity_1:0 and Identity_2:0."""
+    from edgekit.targets.tfjs import _named_outputs
+    entries = {"Identity_2:0": {"name": "Identity_2:0"}, "Identity_1:0": {"name": "Identity_1:0"},
+               "contour": {"name": "Identity:0"}}
+    named = _named_outputs(entries, ["contour", "note", "onset"])
+    assert named == {"onset": {"name": "Identity_2:0"}, "note": {"name": "Identity_1:0"},
+                     "contour": {"name": "Identity:0"}}
