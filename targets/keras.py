@@ -5,6 +5,8 @@ Keras is a source format only; it reaches the other formats through a SavedModel
 """
 from __future__ import annotations
 
+import warnings
+
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -65,7 +67,9 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
 
     def run_batch(inputs):
         import keras
-        result = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        with warnings.catch_warnings():  # Keras 3 warns when a Keras 2 model's one input
+            warnings.filterwarnings("ignore", "The structure of `inputs`")  # comes unlisted
+            result = model(inputs if len(inputs) > 1 else inputs[0], training=False)
         # a list, a tuple, a dict of named outputs (flattened in sorted key order, the order
         # of model.outputs and output_names) or one tensor
         return [np.asarray(r) for r in keras.tree.flatten(result)]

@@ -134,7 +134,7 @@ def _named_outputs(entries: dict, keys_in_order: list[str]) -> dict:
 
 
 def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "wasm",
-              warmup: int = 0, repeats: int = 0) -> tuple[list[np.ndarray], dict]:
+              warmup: int = 0, repeats: int = 0, budget=None) -> tuple[list[np.ndarray], dict]:
     """One Node.js process: load the model, run it once (and `repeats` more, timed)."""
     check_runtime()
     input_nodes, output_nodes = node_names(handle)
@@ -143,7 +143,9 @@ def _node_run(handle: ModelHandle, inputs: list[np.ndarray], backend: str = "was
         request = {"model_dir": str(Path(handle.path).resolve()), "backend": backend,
                    "result_dir": str(scratch), "inputs": [], "warmup": warmup,
                    "batch_size": handle.inputs[0].shape[0] if handle.inputs else None,
-                   "repeats": repeats, "outputs": output_nodes}
+                   "repeats": repeats, "outputs": output_nodes,
+                   "max_ms": budget.max_seconds * 1e3 if budget else None,
+                   "min_runs": budget.min_runs if budget else None}
         for i, (spec, node, x) in enumerate(zip(handle.inputs, input_nodes, inputs)):
             array = np.ascontiguousarray(x.astype(spec.dtype if spec.dtype != "bool" else np.uint8))
             array.tofile(scratch / f"input_{i}.bin")
@@ -167,10 +169,11 @@ def make_runner(handle: ModelHandle, threads: int | None = None, backend: str = 
     return lambda inputs: _node_run(handle, inputs, backend)[0]
 
 
-def time_runs(handle: ModelHandle, inputs, runs: int, warmup: int, threads: int | None = None):
+def time_runs(handle: ModelHandle, inputs, runs: int, warmup: int, threads: int | None = None,
+              budget=None):
     """Timed inside Node (a process per call would time process start-up instead):
     (per-run milliseconds, load milliseconds, Node's resident set size in bytes)."""
-    _, reply = _node_run(handle, inputs, warmup=warmup, repeats=runs)
+    _, reply = _node_run(handle, inputs, warmup=warmup, repeats=runs, budget=budget)
     return reply["times"], reply["load_ms"], reply["peak_rss"]
 
 

@@ -71,13 +71,17 @@ async function main() {
   const runStarted = Date.now();
   let outputs = await runInBatches(model, feed, request.outputs, request.batch_size);
   // Benchmark mode: warm-up, then timed runs (one sample), each waiting for its results.
+  // A time budget (max_ms, after min_runs) keeps a slow model from taking minutes.
   const times = [];
+  const benchStarted = Date.now();
   for (let i = 0; i < (request.warmup || 0) + (request.repeats || 0); i++) {
     const started = process.hrtime.bigint();
     const result = await model.executeAsync(feed, request.outputs);
     await Promise.all((Array.isArray(result) ? result : [result]).map((t) => t.data()));
     tf.dispose(result);
     if (i >= (request.warmup || 0)) times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (request.max_ms && times.length >= (request.min_runs || 1) &&
+        Date.now() - benchStarted > request.max_ms) break;
   }
   const results = [];
   for (let i = 0; i < outputs.length; i++) {

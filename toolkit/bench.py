@@ -20,6 +20,17 @@ NOISY_CV = 0.15
 
 
 @dataclass(frozen=True)
+class TimeBudget:
+    """Timed runs stop after `max_seconds`, once `min_runs` are done: a model that takes
+    seconds per inference (a detector in TF.js wasm) must not take minutes per candidate."""
+    max_seconds: float = 10.0
+    min_runs: int = 5
+
+
+DEFAULT_BUDGET = TimeBudget()
+
+
+@dataclass(frozen=True)
 class Latency:
     p50: float
     p90: float
@@ -55,9 +66,11 @@ def median_latency_ms(run, inputs: list[np.ndarray], runs: int = 30, warmup: int
 
 
 def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0,
-          inputs: list[np.ndarray] | None = None) -> BenchResult:
+          inputs: list[np.ndarray] | None = None,
+          budget: TimeBudget | None = DEFAULT_BUDGET) -> BenchResult:
     """Time `handle` in its own runtime on one sample (given, else seeded), pinned to
-    `threads` cores."""
+    `threads` cores: `runs` timed runs, or fewer when `budget` runs out (the result says
+    how many)."""
     from .targets.registry import format_module
     inputs = inputs if inputs is not None else sample_inputs(handle, seed)
     own_timer = getattr(format_module(handle.format), "time_runs", None)
@@ -65,16 +78,16 @@ def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0
     with pinned(threads) as cores:
         threads = min(threads, len(cores) or threads)  # more threads than cores only thrash
         if own_timer is not None:  # a runtime in another process times itself (TF.js in Node)
-            times, load_ms, peak = own_timer(handle, inputs, runs, warmup, threads)
+            times, load_ms, peak = own_timer(handle, inputs, runs, warmup, threads, budget)
         else:
             started = time.perf_counter()
             run = handle.runner(threads)
             run(inputs)  # the first call loads/allocates in some runtimes: part of load time
             load_ms = (time.perf_counter() - started) * 1e3
-            times = _time(run, inputs, runs, warmup)
+            times = _time(run, inputs, runs, warmup, budget)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     latency = summarize(times)
-    return BenchResult(latency, runs, warmup, threads, requested, cores, load_ms, peak,
+    return BenchResult(latency, len(times), warmup, threads, requested, cores, load_ms, peak,
                        "noisy" if latency.robust_cv > NOISY_CV else "ok")
 
 
@@ -105,14 +118,17 @@ def pinned(threads: int):
         os.sched_setaffinity(0, allowed)
 
 
-def _time(run, inputs, runs: int, warmup: int) -> list[float]:
+def _time(run, inputs, runs: int, warmup: int, budget: TimeBudget | None = None) -> list[float]:
     for _ in range(warmup):
         run(inputs)
     times = []
+    started = time.perf_counter()
     for _ in range(runs):
         start = time.perf_counter()
         run(inputs)
         times.append((time.perf_counter() - start) * 1e3)
+        if budget and len(times) >= budget.min_runs and time.perf_counter() - started > budget.max_seconds:
+            break
     return times
 
 

@@ -297,7 +297,8 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
     from .roofline import model_estimate
     handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
                       allow_unsafe_code=allow_unsafe_code)
-    result = {"model": model, "format": handle.format, **run_bench(handle, threads, runs, warmup).as_dict(),
+    timing = run_bench(handle, threads, runs, warmup, budget=None)  # --runs is honoured
+    result = {"model": model, "format": handle.format, **timing.as_dict(),
               "host": host()}
     result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,
                                          result["latency_ms"]["p50"])
