@@ -6,7 +6,6 @@ Keras is a source format only; it reaches the other formats through a SavedModel
 from __future__ import annotations
 
 import warnings
-
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
