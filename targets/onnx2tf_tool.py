@@ -34,6 +34,11 @@ TOOL = "onnx2tf"
 OPTION_FLAGS = {
     "keep-input-shapes": lambda source: ["-kat", *[s.name for s in source.inputs]],
     "no-group-conv": lambda source: ["-dgc"],
+    # every input with a batch of 1: onnx2tf folds shape computations a dynamic batch keeps
+    # symbolic (MiniLM: "Output tensors of a Functional model must be the output of a
+    # TensorFlow Layer"; converts and runs with it)
+    "batch-one": lambda source: ["-ois", *[f"{s.name}:1,{','.join(map(str, s.shape[1:]))}"
+                                           for s in source.inputs if None not in s.shape[1:]]],
 }
 
 
@@ -45,6 +50,10 @@ def variants(reason: str):
         found.append(Variant("onnx2tf-kat", options=((TOOL, "keep-input-shapes"),),
                              note="onnx2tf told to keep every input's shape (-kat): it takes 3-D "
                                   "and 4-D inputs for channels-first and transposes them"))
+    if re.search(r"Functional model|TensorFlow Layer|[Dd]imension -?\d+ must be", reason):
+        found.append(Variant("onnx2tf-batch1", options=((TOOL, "batch-one"),),
+                             note="onnx2tf given every input with a batch of 1 (-ois): the "
+                                  "artifact takes one sample at a time"))
     if re.search(r"depth of input|group", reason):
         found.append(Variant("onnx2tf-dgc", options=((TOOL, "no-group-conv"),),
                              note="onnx2tf told to split grouped convolutions (-dgc), which "
@@ -79,7 +88,7 @@ def _run(source: ModelHandle, ctx) -> Path:
         argv += ["-kat", *channels_last]
     for option in _options(ctx):
         argv += OPTION_FLAGS[option](source)
-    fixed = _fixed_by_user(source)
+    fixed = _fixed_by_user(source) if "batch-one" not in _options(ctx) else []
     if fixed:  # dynamic dimensions the user fixed with --input-shape
         argv += ["-ois", *fixed]
     run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")

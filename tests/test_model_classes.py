@@ -142,3 +142,14 @@ def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back()
     named = _named_outputs(entries, ["contour", "note", "onset"])
     assert named == {"onset": {"name": "Identity_2:0"}, "note": {"name": "Identity_1:0"},
                      "contour": {"name": "Identity:0"}}
+
+
+@pytest.mark.parametrize("failure, variant", [
+    ("The shape of dict['x'] provided in model.execute(dict) must be [-1,16,8]", "onnx2tf-kat"),
+    ("Dimensions must be equal, but are 2048 and 257", "onnx2tf-kat"),
+    ("Error in conv2d: depth of input (32) must match input depth for filter 1", "onnx2tf-dgc"),
+    ("Output tensors of a Functional model must be the output of a TensorFlow Layer", "onnx2tf-batch1"),
+])
+def test_onnx2tf_failures_offer_the_option_variant_that_fixes_their_class(failure, variant):
+    from edgekit.targets.onnx2tf_tool import variants
+    assert variant in [v.name for v in variants(failure)]
