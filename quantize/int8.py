@@ -7,6 +7,8 @@ per-channel, with the calibration method chosen by --calib-method.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..drift import Tolerance
 from .precision import Precision
 
@@ -51,9 +53,17 @@ class _Reader:
 
 def onnx_preprocess(src, dst) -> None:
     """Shape inference + graph optimisation, as onnxruntime recommends before quantizing.
-    Node names of the result are what nodes_to_exclude refers to."""
+    Node names of the result are what nodes_to_exclude refers to. Run from dst's folder:
+    when symbolic shape inference is incomplete, onnxruntime dumps sym_shape_infer_temp.onnx
+    into the current directory, which is the user's (found beside a checkout)."""
+    import os
     from onnxruntime.quantization import quant_pre_process
-    quant_pre_process(str(src), str(dst))
+    here = os.getcwd()
+    os.chdir(Path(dst).parent)
+    try:
+        quant_pre_process(str(Path(src).absolute()), str(Path(dst).absolute()))
+    finally:
+        os.chdir(here)
 
 
 def onnx_static(prepared, dst, ctx, handle, exclude=()) -> None:
