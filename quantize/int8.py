@@ -58,10 +58,10 @@ def onnx_preprocess(src, dst) -> None:
     into the current directory, which is the user's (found beside a checkout)."""
     import os
     from onnxruntime.quantization import quant_pre_process
-    here = os.getcwd()
-    os.chdir(Path(dst).parent)
+    here, src, dst = os.getcwd(), Path(src).absolute(), Path(dst).absolute()
+    os.chdir(dst.parent)
     try:
-        quant_pre_process(str(Path(src).absolute()), str(Path(dst).absolute()))
+        quant_pre_process(str(src), str(dst))
     finally:
         os.chdir(here)
 
