@@ -117,8 +117,11 @@ def test_a_crafted_pickle_never_runs(tiny_torch, tmp_path):
 def previous_output(tmp_path) -> Path:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "report.json").write_text('{"previous": true}')
+    (out / "report.json").write_text(PREVIOUS)  # an earlier output: it lists its files
     return out
+
+
+PREVIOUS = '{"previous": true, "files": ["report.json"]}'
 
 
 # Ctrl-C delivered, as in a terminal: a CI shell may have started these tests as a
@@ -150,7 +153,7 @@ def test_an_interrupt_exits_128_plus_the_signal_and_keeps_the_previous_output(tm
     assert process.returncode == exit_code, stderr
     assert [line for line in stderr.splitlines() if line.startswith("Error: ")] == \
         ["Error: interrupted; the output folder was left as it was"]
-    assert (out / "report.json").read_text() == '{"previous": true}'
+    assert (out / "report.json").read_text() == PREVIOUS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -162,7 +165,7 @@ def test_sigkill_keeps_the_previous_output_and_the_next_run_cleans_up(tmp_path):
     wait_for_work_folder(tmp_path)
     process.kill()
     process.wait()
-    assert (out / "report.json").read_text() == '{"previous": true}'
+    assert (out / "report.json").read_text() == PREVIOUS
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
     assert leftovers and all(".edgekit-tmp-" in name for name in leftovers)
     result = CliRunner().invoke(cli, ["convert", str(SAMPLES / "digits_keras.keras"), "-t", "server-cpu",
