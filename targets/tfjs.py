@@ -191,7 +191,8 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     try:
         # strip_debug_ops: Assert, CheckNumerics, Print... have no TF.js kernels and do no
         # inference work; the converter drops them (listed in the report)
-        with tfjs_graph.patched(tfenv.tfjs_converter()) as converter:
+        remap = (tfjs_graph.TOOL, "no-remap") not in ctx.options
+        with tfjs_graph.patched(tfenv.tfjs_converter(), remap) as converter:
             converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
                                              quantization_dtype_map=hook(ctx) if hook else None)
     except Exception as error:
@@ -245,6 +246,7 @@ def _debug_ops(source: ModelHandle) -> list[str]:
 
 CONVERTERS = (
     Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow"),
+              variants=tfjs_graph.variants,
               precisions=("fp32", "fp16", "int8-dynamic"),
               nondeterminism="model.json lists node attributes in varying order (protobuf map "
                              "order); the weight shards are identical"),

@@ -15,27 +15,55 @@ The patches apply only while one conversion runs (`patched`), never to the proce
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 FUSED_OPS = {"_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative"}
 
 
 @contextmanager
-def patched(conversion_module):
-    """tensorflowjs' tf_saved_model_conversion_v2 with both rewrites, for one conversion."""
+def patched(conversion_module, remap: bool = True):
+    """tensorflowjs' tf_saved_model_conversion_v2 with both rewrites, for one conversion.
+    remap=False also drops grappler's "remap" pass (all fusions), for graphs whose fused
+    kernels TF.js lacks (_MklLayerNorm in transformers: "Unsupported Ops in the model
+    after optimization")."""
     from tensorflowjs.converters import normalize_bias_add
-    original_bias, original_optimize = (normalize_bias_add.normalize_bias_add_op,
-                                        conversion_module.optimize_graph)
+    original_bias, original_optimize, original_grappler = (
+        normalize_bias_add.normalize_bias_add_op, conversion_module.optimize_graph,
+        conversion_module._run_grappler)
     normalize_bias_add.normalize_bias_add_op = strict_bias_add(original_bias)
 
     def optimize_graph(*args, **kwargs):
         return unfuse_activations(original_optimize(*args, **kwargs))
+
+    def run_grappler(config, *args, **kwargs):
+        optimizers = config.graph_options.rewrite_options.optimizers
+        kept = [name for name in optimizers if name != "remap"]
+        del optimizers[:]
+        optimizers.extend(kept)
+        return original_grappler(config, *args, **kwargs)
     conversion_module.optimize_graph = optimize_graph
+    if not remap:
+        conversion_module._run_grappler = run_grappler
     try:
         yield conversion_module
     finally:
         normalize_bias_add.normalize_bias_add_op = original_bias
         conversion_module.optimize_graph = original_optimize
+        conversion_module._run_grappler = original_grappler
+
+
+def variants(reason: str):
+    """Variants of the tensorflowjs step worth a try after a failure (see `patched`)."""
+    from ..search import Variant
+    if re.search(r"Unsupported Ops in the model after optimization|not yet supported|_Mkl", reason):
+        return (Variant("tfjs-no-fusion", options=((TOOL, "no-remap"),),
+                        note="tensorflowjs told not to fuse ops (grappler's remap pass): the "
+                             "fused kernels are ones TF.js lacks"),)
+    return ()
+
+
+TOOL = "tensorflowjs"
 
 
 def strict_bias_add(original):

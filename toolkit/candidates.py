@@ -62,7 +62,7 @@ class Followups:
         if trial.status == FAILED and candidate.precision == "int8" \
                 and candidate.route[-1].keeps_float and "full-int8" not in self.constraints:
             return self._more_in_float(candidate)
-        if trial.status == ERROR and not candidate.variant.options:
+        if trial.status == ERROR and not candidate.variant.float_nodes:
             return [Candidate(candidate.fmt, candidate.route, candidate.precision, variant)
                     for variant in _converter_variants(candidate, trial.reason)]
         return []
@@ -85,9 +85,16 @@ class Followups:
 
 
 def _converter_variants(candidate: Candidate, reason: str) -> list[Variant]:
-    """Option variants the route's converters offer for this failure (Converter.variants)."""
+    """Option variants the route's converters offer for this failure (Converter.variants),
+    on top of the options the failed candidate already had (one step got past with them,
+    the next failed: onnx2tf with a batch of 1, then tensorflowjs), each option once."""
+    had = candidate.variant
     variants = []
     for converter in candidate.route:
         for variant in (converter.variants(reason) if converter.variants else ()):
-            variants.append(variant)
+            if set(variant.options) <= set(had.options):
+                continue
+            variants.append(Variant("+".join(filter(None, (had.name, variant.name))),
+                                    options=tuple(dict.fromkeys(had.options + variant.options)),
+                                    note="; ".join(filter(None, (had.note, variant.note)))))
     return variants
