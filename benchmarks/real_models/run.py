@@ -125,7 +125,7 @@ def figures(out: Path) -> tuple[str, str]:
         sqnr, cosine, p50 = drift.get("sqnr_db"), drift.get("cosine"), chosen.get("p50_ms")
         parts.append(f"{fmt} {d.get('precision')}{'[' + d['variant'] + ']' if d.get('variant') else ''} "
                      f"via {' > '.join(d.get('route') or [])}"
-                     f" SQNR {'exact' if sqnr is None and drift else _num(sqnr, '.1f')}"
+                     f" SQNR {_num(sqnr, '.1f')}"
                      f" cos {_num(cosine, '.4f')} p50 {_num(p50, '.2f')}ms")
     for fmt, entry in search.items():
         if fmt in delivered:
@@ -142,7 +142,10 @@ def figures(out: Path) -> tuple[str, str]:
 
 
 def _num(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    """A figure as text; report.json writes an infinite SQNR (identical outputs) as "inf"."""
+    if value is None:
+        return "-"
+    return format(value, spec) if isinstance(value, (int, float)) else str(value)
 
 
 def run_one(edgekit: str, model: Model, target: str, out_root: Path, timeout: float, env: dict) -> dict:
