@@ -154,27 +154,25 @@ def _node_name(tensor_name: str) -> str:
 
 def _ancestors(names: set[str], nodes: dict) -> set[str]:
     """The given main-graph nodes and every node they take an input from, transitively."""
-    seen: set[str] = set()
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        if name in seen or name not in nodes:
-            continue
-        seen.add(name)
-        pending += [_node_name(i) for i in nodes[name].input]
-    return seen
+    return _transitive(names, nodes, lambda node: [_node_name(i) for i in node.input])
 
 
 def _closure(names: set[str], functions: dict) -> set[str]:
     """The given library functions and every library function they call, transitively."""
+    return _transitive(names, functions, lambda function: [
+        f for node in function.node_def for f in [node.op, *_called(node)]])
+
+
+def _transitive(names: set[str], table: dict, neighbours) -> set[str]:
+    """The names in `table` reachable from `names` through `neighbours(entry)`."""
     seen: set[str] = set()
     pending = list(names)
     while pending:
         name = pending.pop()
-        if name in seen or name not in functions:
+        if name in seen or name not in table:
             continue
         seen.add(name)
-        pending += [f for node in functions[name].node_def for f in [node.op, *_called(node)]]
+        pending += neighbours(table[name])
     return seen
 
 
