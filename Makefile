@@ -23,6 +23,8 @@ chromium:
 $(SETUP_STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/lock.txt
+	@# a venv made before the rename still holds the old distribution name `edgekit`
+	$(BIN)/python -m pip uninstall --quiet --yes edgekit 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

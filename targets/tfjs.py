@@ -30,7 +30,8 @@ RUNTIME = "node.js (wasm)"  # what runs this format's models
 PACKAGES = ("tensorflowjs",)
 RUNNER_SCRIPT = Path(__file__).with_name("tfjs_runner.cjs")
 TF_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_INT64": "int32", "DT_BOOL": "bool"}
-INSTALL_HINT = "npm install (in the edgekit checkout; see README)"
+INSTALL_HINT = ("`make setup` in the edgekit checkout; after pip: `npm install @tensorflow/tfjs@4.22.0 "
+                "@tensorflow/tfjs-backend-wasm@4.22.0` in a folder and set EDGEKIT_NODE_MODULES to its node_modules")
 
 
 def node_modules() -> Path:

@@ -11,8 +11,9 @@ import sys
 
 import click
 
-from . import interrupts
+from . import __version__, interrupts
 from .errors import EdgekitError
+from .extras import missing_dependency
 
 EXIT_BUDGET_FAILED = 2
 QUICK_CANDIDATES, QUICK_RUNS = 3, 20  # --quick
@@ -39,6 +40,10 @@ class EdgekitCLI(click.Group):
             click.echo(f"Error: {_one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
         except Exception as error:  # a bug in edgekit, not in the input: its own exit code
+            missing = missing_dependency(error, _command(args))  # an optional package absent
+            if missing is not None:
+                click.echo(f"Error: {missing}", err=True)
+                sys.exit(missing.exit_code)
             if os.environ.get("EDGEKIT_DEBUG"):
                 raise
             click.echo(f"Error: internal error ({type(error).__name__}: {_one_line(str(error))[:200]}); "
@@ -55,6 +60,11 @@ def _save_traceback() -> str:
     with os.fdopen(handle, "w") as log:
         log.write(f"edgekit {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
     return path
+
+
+def _command(args) -> str | None:
+    """The subcommand on the command line (the group itself takes only --help/--version)."""
+    return next((a for a in (sys.argv[1:] if args is None else args) if not a.startswith("-")), None)
 
 
 def _one_line(text: str) -> str:
@@ -82,7 +92,7 @@ def _warn(message: str) -> None:
 
 
 @click.group(cls=EdgekitCLI, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="edgekit")
+@click.version_option(__version__, prog_name="edgekit")  # not from the distribution's metadata
 def cli():
     """Convert trained models for edge devices and prove every artifact in its own runtime."""
 
@@ -284,7 +294,7 @@ def demo(artifact, port):
 def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code, as_json):
     """Time MODEL in its own runtime: p50/p90/p99/min, CV, load time, peak memory.
 
-    Needs only the model's runtime (pip install 'edgekit[runtime]' gives numpy, click,
+    Needs only the model's runtime (pip install 'edgekit-toolkit[runtime]' gives numpy, click,
     ai-edge-litert and onnxruntime), so it runs on the device itself.
     """
     from .bench import bench as run_bench

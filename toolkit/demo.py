@@ -7,9 +7,20 @@ from . import json_shape
 from .errors import InputError
 from .safe_files import inside_folder
 
-REPO = Path(__file__).resolve().parent.parent  # in a checkout (editable install)
-WEB_DEMO = REPO / "web_demo"
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent  # the checkout, in an editable install
+# The page: package data in a wheel (edgekit/web_demo/), the repository's web_demo/ in a checkout.
+WEB_DEMO_DIRS = (PACKAGE / "web_demo", REPO / "web_demo")
+SAMPLE_MODEL = REPO / "sample_models" / "digits_keras.keras"  # only a checkout has the samples
 SAMPLE_OUT = REPO / "edgekit-out" / "digits-web"
+
+
+def web_demo_dir() -> Path:
+    for folder in WEB_DEMO_DIRS:
+        if (folder / "index.html").is_file():
+            return folder
+    raise InputError(f"the demo page (web_demo/index.html) is missing from {PACKAGE}: "
+                     "reinstall edgekit")
 
 
 def vendor_dir() -> Path:
@@ -39,7 +50,7 @@ def check_metadata(model_dir: Path) -> None:
 
 
 def routes(model_dir: Path, data_dir: Path | None = None) -> dict[str, Path]:
-    table = {"/": WEB_DEMO, "/model/": model_dir, "/vendor/": vendor_dir()}
+    table = {"/": web_demo_dir(), "/model/": model_dir, "/vendor/": vendor_dir()}
     if data_dir is not None:
         table["/data/"] = data_dir
     return table
@@ -47,9 +58,13 @@ def routes(model_dir: Path, data_dir: Path | None = None) -> dict[str, Path]:
 
 def sample_model(progress) -> Path:
     """The sample digit classifier for the web, converted (and proven) on first use."""
+    if not SAMPLE_MODEL.is_file():  # an installed wheel: the samples live in the checkout
+        raise InputError("give the TF.js model to serve: edgekit demo OUT (an output folder of "
+                         "`edgekit convert MODEL --target web`); the sample model ships only "
+                         "with the edgekit repository")
     if not (SAMPLE_OUT / "report.json").is_file():
         from .pipeline import convert
         progress("converting the sample digit model for the web (first run only)")
-        convert(str(REPO / "sample_models" / "digits_keras.keras"), "web", SAMPLE_OUT,
-                eval_data=REPO / "sample_models" / "digits_eval.npz", progress=progress)
+        convert(str(SAMPLE_MODEL), "web", SAMPLE_OUT,
+                eval_data=SAMPLE_MODEL.with_name("digits_eval.npz"), progress=progress)
     return find_model_dir(SAMPLE_OUT)

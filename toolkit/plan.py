@@ -10,6 +10,7 @@ import importlib.metadata
 from dataclasses import dataclass
 
 from .errors import MissingDependencyError, UnsupportedError
+from .extras import install_for
 from .model import ModelHandle
 from .profile import AUTO, TargetProfile
 
@@ -82,7 +83,7 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
             missing = [p for p in packages(chains[0]) if not _installed(p)]
             raise MissingDependencyError(
                 f"{', '.join(missing)} (needed to make {fmt} for {profile.name})",
-                f"pip install {' '.join(missing)}  (or `make setup` in the edgekit checkout)")
+                f"{install_for(missing)}  (or `make setup` in the edgekit checkout)")
     if "tfjs" in profile.formats:
         from .targets.tfjs import check_runtime
         check_runtime()

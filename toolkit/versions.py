@@ -8,7 +8,8 @@ import subprocess
 
 
 def package_versions(packages) -> dict[str, str]:
-    found = {"edgekit": _version("edgekit"), "numpy": _version("numpy")}
+    from . import __version__  # the distribution's name differs (edgekit-toolkit)
+    found = {"edgekit": __version__, "numpy": _version("numpy")}
     for package in sorted(set(packages)):
         found[package] = _version(package)
     return found
