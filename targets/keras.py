@@ -73,7 +73,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
         # of model.outputs and output_names) or one tensor
         return [np.asarray(r) for r in keras.tree.flatten(result)]
 
-    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import ConversionError, InputError, first_line
 from ..model import ModelHandle
-from ..tensors import TensorSpec, guess_image_layout, infer_layout
+from ..tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, infer_layout,
+                       to_model_axes)
 from .batching import batch_size, in_batches
 from .quiet import silenced
 from .registry import Converter
@@ -74,18 +75,27 @@ def copy_model(path: Path, out_dir: Path, name: str | None = None) -> Path:
     return target
 
 
-def _specs(values, reference_specs=None) -> list[TensorSpec]:
+def _specs(values, reference_specs=None, batch_name: str | None = None) -> list[TensorSpec]:
     specs = []
-    for i, value in enumerate(values):
-        tensor_type = value.type.tensor_type
+    shapes, names = [], []
+    for value in values:
+        dims = value.type.tensor_type.shape.dim
         # a dim_param, or a dim_value of -1 or 0 (Paddle2ONNX writes -1 for "any"), is dynamic
-        shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                      for d in tensor_type.shape.dim)
+        shapes.append(tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                            for d in dims))
+        names.append(tuple(d.dim_param for d in dims))
+    for i, (value, shape, axis) in enumerate(zip(values, shapes, batch_axes_from_names(names, batch_name))):
         layout = guess_image_layout(shape)
         if reference_specs and len(reference_specs) == len(values):
             layout = infer_layout(shape, reference_specs[i])
-        specs.append(TensorSpec(value.name, shape, _numpy_dtype(tensor_type.elem_type), layout))
+        specs.append(TensorSpec(value.name, shape, _numpy_dtype(value.type.tensor_type.elem_type),
+                                layout, axis))
     return specs
+
+
+def _batch_name(first_dims) -> str | None:
+    """The name the model gives its batch: that of the first input's first dimension."""
+    return first_dims[0] if first_dims and isinstance(first_dims[0], str) and first_dims[0] else None
 
 
 def _numpy_dtype(elem_type: int) -> str:
@@ -104,10 +114,11 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
     graph = load_proto(path).graph
     initializers = {init.name for init in graph.initializer}
     inputs = [v for v in graph.input if v.name not in initializers]
+    batch = _batch_name([d.dim_param for d in inputs[0].type.tensor_type.shape.dim] if inputs else ())
     return ModelHandle(
         Path(path), "onnx",
-        tuple(_specs(inputs, reference.inputs if reference else None)),
-        tuple(_specs(graph.output, reference.outputs if reference else None)))
+        tuple(_specs(inputs, reference.inputs if reference else None, batch)),
+        tuple(_specs(graph.output, reference.outputs if reference else None, batch)))
 
 
 ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
@@ -118,13 +129,18 @@ ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(d
 def _handle_from_session(path: Path, reference: ModelHandle | None) -> ModelHandle:
     sess = session(path)
 
+    first = sess.get_inputs()[0].shape if sess.get_inputs() else ()
+    batch = _batch_name(first)
+
     def specs(values, references):
         result = []
-        for i, value in enumerate(values):
+        names = [tuple(d if isinstance(d, str) else "" for d in value.shape) for value in values]
+        for i, (value, axis) in enumerate(zip(values, batch_axes_from_names(names, batch))):
             shape = tuple(d if isinstance(d, int) and d > 0 else None for d in value.shape)
             layout = infer_layout(shape, references[i]) if references and \
                 len(references) == len(values) else guess_image_layout(shape)
-            result.append(TensorSpec(value.name, shape, ORT_TYPES.get(value.type, "float32"), layout))
+            result.append(TensorSpec(value.name, shape, ORT_TYPES.get(value.type, "float32"),
+                                     layout, axis))
         return tuple(result)
 
     return ModelHandle(Path(path), "onnx", specs(sess.get_inputs(), reference and reference.inputs),
@@ -152,6 +168,7 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
 def session(path: Path, threads: int | None = None):
     import onnxruntime as ort
     options = ort.SessionOptions()
+    options.log_severity_level = 4  # a failing run raises with the same words; keep stderr clean
     if threads:
         options.intra_op_num_threads = threads
     try:
@@ -169,7 +186,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
                 for name, spec, x in zip(names, handle.inputs, inputs)}
         return sess.run(None, feed)
 
-    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
@@ -249,7 +266,6 @@ def _every_output(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
     import tempfile
 
     import onnx
-    import onnxruntime as ort
     model = onnx.load(str(handle.path))
     known = {o.name for o in model.graph.output}
     names = [out for node in model.graph.node for out in node.output if out and out not in known]
@@ -257,8 +273,8 @@ def _every_output(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
     with tempfile.TemporaryDirectory(prefix="edgekit-layers-") as scratch:
         path = f"{scratch}/probe.onnx"
         onnx.save(model, path)
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        feed = {i.name: x.astype(s.dtype, copy=False)
+        sess = session(Path(path))
+        feed = {i.name: to_model_axes(x, s).astype(s.dtype, copy=False)
                 for i, s, x in zip(sess.get_inputs(), handle.inputs, inputs)}
         values = sess.run(None, feed)
     return list(zip([o.name for o in sess.get_outputs()], values))

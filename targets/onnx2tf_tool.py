@@ -91,8 +91,42 @@ def _run(source: ModelHandle, ctx) -> Path:
     fixed = _fixed_by_user(source) if "batch-one" not in _options(ctx) else []
     if fixed:  # dynamic dimensions the user fixed with --input-shape
         argv += ["-ois", *fixed]
-    run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
+    try:
+        run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
+    except ConversionError as error:
+        node = failing_node((work / "onnx2tf.log").read_text(errors="replace"), model)
+        if node:
+            error.args = (str(error).replace(f"{source.path}: ", f"{source.path}: at {node}: ", 1),)
+        raise
     return work / "out"
+
+
+def failing_node(log: str, model: Path) -> str | None:
+    """The node onnx2tf was converting when it failed, as "node 'NAME' (OP)": its log names
+    it (`onnx_op_name: wa/model/If_1`, a leading '/' written 'wa/'); the op type comes from
+    the graph onnx2tf read, subgraphs (If/Loop branches) included."""
+    found = re.findall(r"onnx_op_name:\s*(\S+)", log)
+    if not found:
+        return None
+    name = re.sub(r"^wa/", "/", found[-1])
+    op = _op_types(model).get(name)
+    return f"node '{name}'" + (f" ({op})" if op else "")
+
+
+def _op_types(model: Path) -> dict[str, str]:
+    import onnx
+    try:
+        graph = onnx.load(str(model), load_external_data=False).graph
+    except Exception:  # the log's node name alone still helps
+        return {}
+    types, graphs = {}, [graph]
+    while graphs:
+        for node in graphs.pop().node:
+            types[node.name] = node.op_type
+            for attribute in node.attribute:  # If/Loop/Scan bodies
+                graphs += [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else \
+                    list(attribute.graphs)
+    return types
 
 
 def _options(ctx) -> tuple[str, ...]:

@@ -69,7 +69,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
         result = signature(**feed)
         return [np.asarray(result[spec.name]) for spec in handle.outputs]
 
-    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

@@ -112,7 +112,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
 
     def run(inputs):
         from .batching import in_batches
-        return in_batches(run_batch, inputs, batch=64 if dynamic_batch else static_batch)
+        return in_batches(run_batch, inputs, 64 if dynamic_batch else static_batch, handle)
 
     return run
 

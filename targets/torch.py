@@ -230,7 +230,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
             result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
         return [r.detach().numpy() for r in _as_list(result)]
 
-    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle))
+    return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:

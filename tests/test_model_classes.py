@@ -117,20 +117,90 @@ def test_a_fixed_batch_of_one_with_dynamic_image_size_runs_in_slices(tmp_path):
     assert result.report["data"]["samples"] == 6
 
 
-def test_an_input_with_its_batch_on_another_axis_is_refused_naming_it(tmp_path):
-    """silero-vad's recurrent state is [2, B, 128]: random inputs put the samples on axis 0
-    and the run ended in exit 70. It is a user error naming the input now."""
+def _vad_like(path, state_batch="n"):
+    """A silero-vad-like graph: audio [n, T], a recurrent state [2, n, 8] (batch on axis 1),
+    and a scalar gain; speech = audio * gain, state_out = state."""
     from onnx import TensorProto, helper
 
-    from test_safety import onnx_model, run_cli, tensor
-    model = onnx_model(tmp_path / "vad.onnx",
-                       [helper.make_node("Identity", ["audio"], ["speech"]),
-                        helper.make_node("Identity", ["state"], ["state_out"])],
-                       [tensor("audio", ["n", 16]), tensor("state", [2, "n", 8])],
-                       [tensor("speech", ["n", 16]), tensor("state_out", [2, "n", 8])])
+    from test_safety import onnx_model, tensor
+    return onnx_model(path,
+                      [helper.make_node("Cast", ["gain"], ["g"], to=TensorProto.FLOAT),
+                       helper.make_node("Mul", ["audio", "g"], ["speech"]),
+                       helper.make_node("Identity", ["state"], ["state_out"])],
+                      [tensor("audio", ["n", 16]), tensor("state", [2, state_batch, 8]),
+                       tensor("gain", [], TensorProto.INT64)],
+                      [tensor("speech", ["n", 16]), tensor("state_out", [2, state_batch, 8])])
+
+
+def test_an_input_with_its_batch_on_a_named_axis_is_fed_there(tmp_path):
+    """silero-vad's state is [2, 'batch', 128] and its sample rate a scalar: samples go along
+    the axis the model names like its first input's batch, and the scalar takes one value per
+    call (it ended in exit 70, then in a refusal)."""
+    model = _vad_like(tmp_path / "vad.onnx")
+    rng = np.random.default_rng(0)
+    state = rng.random((2, 5, 8), dtype=np.float32)  # as the model takes it: samples on axis 1
+    np.savez(tmp_path / "eval.npz", audio=rng.random((5, 16), dtype=np.float32), state=state,
+             gain=np.array(3, np.int64))
+    result = edgekit.convert(str(model), "server-cpu", tmp_path / "out", eval_data=tmp_path / "eval.npz",
+                             precision="fp32", bench_runs=0)
+    assert result.passed and result.report["data"]["samples"] == 5
+    assert any("samples taken along axis 1" in n for n in result.report["data"]["notes"])
+    meta = json.loads((tmp_path / "out" / "deploy" / "onnx" / "edgekit.json").read_text())
+    assert [i["batch_axis"] for i in meta["inputs"]] == [0, 1, None]
+    assert [o["batch_axis"] for o in meta["outputs"]] == [0, 1]
+
+
+def test_the_runner_feeds_each_sample_on_its_own_batch_axis(tmp_path):
+    """Through the runner, sample i of a [S, 2, 8] (samples-first) state arrives at [:, i, :]
+    of the model's [2, S, 8], and comes back samples-first: a model that mixed the axes
+    would return another sample's state."""
+    from edgekit.targets.registry import format_module
+    model = _vad_like(tmp_path / "vad.onnx")
+    handle = format_module("onnx").open_handle(model)
+    assert [s.batch_axis for s in handle.inputs] == [0, 1, None]
+    states = np.arange(70 * 2 * 8, dtype=np.float32).reshape(70, 2, 8)  # 70: two slices of 64
+    audio = np.ones((70, 16), np.float32)
+    speech, state_out = handle.runner()([audio, states, np.full(70, 2, np.int64)])
+    np.testing.assert_array_equal(state_out, states)
+    np.testing.assert_array_equal(speech, audio * 2)
+
+
+def test_an_input_whose_batch_is_elsewhere_without_a_name_is_refused_naming_it(tmp_path):
+    """When the state's dynamic axis has another name than the batch, nothing says where its
+    samples go: a user error naming the input and what to do."""
+    from test_safety import run_cli
+    model = _vad_like(tmp_path / "vad.onnx", state_batch="m")
     code, output = run_cli("convert", model, "-t", "server-cpu", "--out", tmp_path / "out")
-    assert code == 1 and "input 'state' float32[2x?x8] takes its batch on axis 1" in output
+    assert code == 1 and "input 'state' float32[2x?x8] seems to take its batch on axis 1" in output
+    assert "dim_param" in output
     assert run_cli("inspect", model)[0] == 0  # inspecting it is fine
+
+
+def test_scalar_data_that_varies_per_sample_is_refused(tmp_path):
+    from test_safety import run_cli
+    model = _vad_like(tmp_path / "vad.onnx")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "eval.npz", audio=rng.random((3, 16), dtype=np.float32),
+             state=rng.random((3, 2, 8), dtype=np.float32), gain=np.array([1, 2, 3], np.int64))
+    code, output = run_cli("convert", model, "-t", "server-cpu", "--eval", tmp_path / "eval.npz",
+                           "--out", tmp_path / "out")
+    assert code == 1 and "input 'gain' takes one value per call" in output
+
+
+def test_random_inputs_grow_dynamic_dimensions_until_the_model_runs(tmp_path):
+    """silero's STFT pads by 64 with reflection, which fails on 32 samples of audio: random
+    inputs try larger sizes for dynamic dimensions before giving up."""
+    from onnx import helper, numpy_helper
+
+    from test_safety import onnx_model, tensor
+    model = onnx_model(tmp_path / "stft.onnx",
+                       [helper.make_node("Pad", ["audio", "pads"], ["padded"], mode="reflect")],
+                       [tensor("audio", ["n", "t"])], [tensor("padded", ["n", "u"])],
+                       [numpy_helper.from_array(np.array([0, 100, 0, 100], np.int64), "pads")])
+    result = edgekit.convert(str(model), "server-cpu", tmp_path / "out", precision="fp32",
+                             bench_runs=0)
+    assert result.passed
+    assert any("random inputs use 256" in n for n in result.report["data"]["notes"])
 
 
 def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back():
@@ -153,3 +223,38 @@ def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back()
 def test_onnx2tf_failures_offer_the_option_variant_that_fixes_their_class(failure, variant):
     from edgekit.targets.onnx2tf_tool import variants
     assert variant in [v.name for v in variants(failure)]
+
+
+def test_an_onnx2tf_failure_names_the_node_and_its_op(tmp_path):
+    """onnx2tf's log names the node it was converting (a leading '/' written 'wa/'); the
+    error names it with its op type, found in the graph, If/Loop bodies included."""
+    from onnx import helper
+
+    from edgekit.targets.onnx2tf_tool import failing_node
+    from test_safety import onnx_model, tensor
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["y_inner"], name="/inner/Id")],
+                               "branch", [], [tensor("y_inner", ["n"])])
+    model = onnx_model(tmp_path / "m.onnx",
+                       [helper.make_node("Cast", ["x"], ["c"], name="/model/Cast", to=9),
+                        helper.make_node("If", ["c"], ["y"], name="/model/decoder/If_1",
+                                         then_branch=branch, else_branch=branch)],
+                       [tensor("x", [])], [tensor("y", ["n"])])
+    log = "ERROR: input_onnx_file_path: m.onnx\nERROR: onnx_op_name: wa/model/decoder/If_1\n"
+    assert failing_node(log, model) == "node '/model/decoder/If_1' (If)"
+    assert failing_node("onnx_op_name: wa/inner/Id", model) == "node '/inner/Id' (Identity)"
+    assert failing_node("no node named here", model) is None
+
+
+def test_a_format_no_candidate_reaches_says_each_cause_once():
+    """Eight candidates failing in the same onnx2tf step read as one cause, not eight nested
+    'step X failed on ...' chains."""
+    from types import SimpleNamespace
+
+    from edgekit.pipeline import _causes
+    src = "/m/vad.onnx"
+    deep = f"step 'a' failed on {src}: step 'onnx -> tensorflow (onnx2tf)' failed on {src}: at node 'n' (If): KeyError"
+    trials = [SimpleNamespace(reason=deep, candidate=SimpleNamespace(describe=lambda i=i: f"c{i}"))
+              for i in range(3)]
+    trials.append(SimpleNamespace(reason="no calibration data", candidate=SimpleNamespace(describe=lambda: "c9")))
+    assert _causes(trials, src) == ("onnx -> tensorflow (onnx2tf): at node 'n' (If): KeyError "
+                                    "[c0 and 2 more]; no calibration data [c9]")

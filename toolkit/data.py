@@ -19,7 +19,8 @@ import numpy as np
 
 from .errors import InputError, first_line
 from .model import ModelHandle
-from .tensors import TensorSpec, flip_layout, shape_matches, to_layout, transposed_shape
+from .tensors import (TensorSpec, flip_layout, sample_shape, shape_matches, to_layout,
+                      transposed_shape)
 
 RANDOM_SAMPLES = 64
 DYNAMIC_DIM = 32  # for a dynamic (non-batch) dimension when inputs are random
@@ -56,46 +57,66 @@ def load_eval(path: Path, source: ModelHandle) -> Dataset:
         adapted, note = adapt(array, spec, path)
         inputs.append(adapted)
         notes += [note] if note else []
+    inputs = _shared_values(inputs, source.inputs, path)
     if labels is not None:
         labels = _check_labels(labels, inputs[0], path)
     return Dataset(inputs, labels, str(path), notes=tuple(notes))
 
 
-def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES) -> Dataset:
+def random_inputs(source: ModelHandle, seed: int, samples: int = RANDOM_SAMPLES,
+                  dynamic_size: int = DYNAMIC_DIM) -> Dataset:
     """Seeded inputs: uniform 0..1 floats; 0/1 for integer inputs (valid as token ids,
     masks and indices alike, since the valid range of an id is not recorded anywhere)."""
     check_sample_axis(source)
     rng = np.random.default_rng(seed)
     inputs, notes = [], []
     for spec in source.inputs:
-        shape = (samples, *[DYNAMIC_DIM if d is None else d for d in spec.shape[1:]])
-        if None in spec.shape[1:]:
+        per_sample = sample_shape(spec)
+        # a tensor without a batch takes one value for every sample of a call
+        draws = samples if spec.batch_axis is not None else 1
+        shape = (draws, *[dynamic_size if d is None else d for d in per_sample])
+        if None in per_sample:
             notes.append(f"input '{spec.name}' has dynamic dimensions; random inputs use "
-                         f"{DYNAMIC_DIM} for them (give --eval data or --input-shape)")
+                         f"{dynamic_size} for them (give --eval data or --input-shape)")
         if np.issubdtype(np.dtype(spec.dtype), np.integer):
-            inputs.append(rng.integers(0, 2, shape).astype(spec.dtype))
+            drawn = rng.integers(0, 2, shape).astype(spec.dtype)
         else:
-            inputs.append(rng.random(shape, dtype=np.float32).astype(spec.dtype))
+            drawn = rng.random(shape, dtype=np.float32).astype(spec.dtype)
+        inputs.append(np.repeat(drawn, samples, axis=0) if draws == 1 and samples > 1 else drawn)
     return Dataset(inputs, None, "random", seed=seed, notes=tuple(notes))
 
 
 def check_sample_axis(handle: ModelHandle) -> None:
-    """edgekit feeds evaluation samples along axis 0 of every input. A model whose other
-    inputs take the batch elsewhere (a recurrent state [2, B, 128]) or are scalars (a sample
-    rate) cannot be fed that way: say so, naming the input, instead of failing later."""
-    batched = [s for s in handle.inputs if s.shape and s.shape[0] is None]
+    """edgekit feeds samples along each input's batch axis: axis 0, or the one the model names
+    (an ONNX state [2, 'batch', 128]). An input that seems to take its batch elsewhere
+    without saying so (a dynamic axis after a fixed leading one, in a model whose other inputs
+    are batched on axis 0) cannot be fed that way: say so, naming it, instead of failing later."""
+    batched = [s for s in handle.inputs if s.batch_axis == 0 and s.shape and s.shape[0] is None]
     for spec in handle.inputs if batched else ():
-        if not spec.shape:
-            raise InputError(f"{handle.path}: input '{spec.name}' is a scalar (rank 0), which "
-                             "edgekit cannot feed one value per sample; export the model with "
-                             "it fixed (a constant), or as a [batch] tensor")
-        if spec.shape[0] is not None and spec.shape[0] > 1 and None in spec.shape[1:]:
+        if spec.batch_axis == 0 and spec.shape and spec.shape[0] is not None and spec.shape[0] > 1 \
+                and None in spec.shape[1:]:
             axis = spec.shape.index(None)
             raise InputError(f"{handle.path}: input '{spec.name}' {spec.describe().split(': ')[1]} "
-                             f"takes its batch on axis {axis}, while edgekit feeds samples along "
-                             f"axis 0 of every input (as '{batched[0].name}' takes them); export "
-                             "the model with the batch first, or with a fixed batch of 1 "
-                             "(--input-shape for every input)")
+                             f"seems to take its batch on axis {axis}, while the model does not say "
+                             f"so (as '{batched[0].name}' does on axis 0); export it with the batch "
+                             "first, or name the batch dimension alike on every input (ONNX "
+                             "dim_param), or fix a batch of 1 with --input-shape for every input")
+
+
+def _shared_values(inputs: list[np.ndarray], specs, path: Path) -> list[np.ndarray]:
+    """Inputs without a batch (a scalar sample rate) take one value per call: the data gives
+    it once (or the same for every sample), and it is repeated to the number of samples."""
+    batched = [x for x, spec in zip(inputs, specs) if spec.batch_axis is not None]
+    count = len(batched[0]) if batched else 1
+    shared = []
+    for x, spec in zip(inputs, specs):
+        if spec.batch_axis is None:
+            if not (x == x[:1]).all():
+                raise InputError(f"{path}: input '{spec.name}' takes one value per call (it has no "
+                                 "batch dimension), but the data holds different values per sample")
+            x = np.repeat(x[:1], count, axis=0)
+        shared.append(x)
+    return shared
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -178,13 +199,17 @@ def adapt(array: np.ndarray, spec: TensorSpec, path: Path) -> tuple[np.ndarray, 
     if array.size == 0:
         raise InputError(f"{path}: the data for input '{spec.name}' is empty")
     note = None
-    if not shape_matches(array.shape[1:], spec.shape[1:]):
+    array, moved = _samples_first(array, spec)
+    if moved:
+        note = f"input '{spec.name}': samples taken along axis {spec.batch_axis}, where the model batches"
+    per_sample = sample_shape(spec)
+    if not shape_matches(array.shape[1:], per_sample):
         other = flip_layout(spec.layout)
         if other and shape_matches(array.shape[1:], transposed_shape(spec.shape, other)[1:]):
             array = to_layout(array, other, spec.layout)
             note = f"input '{spec.name}': data given as {other}, transposed to {spec.layout}"
         else:
-            expected = "x".join("N" if d is None else str(d) for d in (None, *spec.shape[1:]))
+            expected = "x".join("N" if d is None else str(d) for d in (None, *per_sample))
             raise InputError(f"{path}: input '{spec.name}' has shape "
                              f"{'x'.join(map(str, array.shape))}, the model expects {expected}")
     kind = np.dtype(spec.dtype).kind
@@ -196,6 +221,19 @@ def adapt(array: np.ndarray, spec: TensorSpec, path: Path) -> tuple[np.ndarray, 
         was = "" if cast.dtype == array.dtype else f" once cast to {spec.dtype} (from {array.dtype})"
         raise InputError(f"{path}: the data for input '{spec.name}' contains NaN or Inf{was}")
     return cast, note
+
+
+def _samples_first(array: np.ndarray, spec: TensorSpec) -> tuple[np.ndarray, bool]:
+    """Data for an input with its batch on another axis may come as the model takes it
+    ([2, S, 128]) or samples-first ([S, 2, 128]); a value shared by all samples as it is
+    (a 0-d sample rate). Bring it samples-first; say whether it moved."""
+    if spec.batch_axis is None:
+        return (array[None] if array.ndim == len(spec.shape) else array), False
+    if spec.batch_axis and array.ndim == len(spec.shape) and \
+            shape_matches(np.delete(np.array(array.shape), spec.batch_axis), sample_shape(spec)) \
+            and not shape_matches(array.shape[1:], sample_shape(spec)):
+        return np.moveaxis(array, spec.batch_axis, 0), True
+    return array, False
 
 
 def _check_labels(labels: np.ndarray, first_input: np.ndarray, path: Path) -> np.ndarray:

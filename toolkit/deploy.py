@@ -50,8 +50,9 @@ def deploy(outcome, workshop, work: Path, context) -> dict | None:
 
 def describe(handle, product, context, source, sha256: str) -> dict:
     def tensor(spec):
+        # batch_axis: where samples go (null: one value per call, e.g. a sample rate)
         return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
-                "layout": spec.layout}
+                "layout": spec.layout, "batch_axis": spec.batch_axis}
     outputs = [tensor(s) for s in handle.outputs]
     first = handle.outputs[0] if handle.outputs else None
     classes = first.shape[-1] if first is not None and first.shape and first.shape[-1] else 0

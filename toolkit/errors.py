@@ -33,6 +33,18 @@ class ConversionError(EdgekitError):
         super().__init__(f"step '{step}' failed on {source}: {detail}")
 
 
+def root_cause(message: str, source: str) -> str:
+    """A ConversionError's message without the steps it was re-raised through
+    ("step 'a' failed on SOURCE: step 'b' failed on SOURCE: X" -> "b: X"): the step that
+    really failed and its tool's words."""
+    import re
+    prefix = re.compile(rf"step '([^']*)' failed on {re.escape(source)}: ")
+    step = None
+    while (found := prefix.match(message)):
+        step, message = found.group(1), message[found.end():]
+    return f"{step}: {message}" if step else message
+
+
 def first_line(error: BaseException, limit: int = 300) -> str:
     """A third-party exception as one line: its type and the first line of its message."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -16,10 +16,10 @@ from pathlib import Path
 from .bench import median_latency_ms
 from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
 from .candidates import Followups, ordered
-from .data import load_eval, random_inputs
+from .data import load_eval
 from .deploy import deploy
 from .drift import accuracy, constant_outputs
-from .errors import ConversionError, EdgekitError, InputError, first_line
+from .errors import ConversionError, EdgekitError, InputError, first_line, root_cause
 from .loading import check_labels, open_model, parse_labels
 from .plan import Plan, check_profile, make_plan
 from .profile import get_profile
@@ -29,9 +29,9 @@ from .quantize import PRECISIONS
 from .report import Record, build, write
 from .search import Outcome, search
 from .targets.context import StepContext
-from .tensors import feed_for
+from .tensors import feed_for, sample_shape, with_sample_shape
 from .labels import chance_warning
-from .validate import reference_outputs, with_label_output
+from .validate import random_inputs_that_run, reference_outputs, with_label_output
 from .workshop import Workshop
 from .workspace import OutputFolder
 
@@ -80,7 +80,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     plan = make_plan(source, profile)
     if dry_run:
         return plan.describe()
-    data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
+    data = load_eval(Path(eval_data), source) if eval_data else random_inputs_that_run(source, seed)
     source = _static_from_data(source, data)
     plan = replace(plan, source=source)
     calibration = None
@@ -148,10 +148,20 @@ def _search(plan: Plan, fmt: str, workshop: Workshop, max_candidates, progress) 
         if trial is not outcome.kept and not trial.passed:
             workshop.discard(trial)
     if outcome.kept is None:
-        tried = [t for t in outcome.trials if t.candidate.precision in policy]
-        raise ConversionError(fmt, str(plan.source.path), "no candidate could be made: " + "; ".join(
-            f"{t.candidate.describe()}: {t.reason}" for t in tried))
+        raise ConversionError(fmt, str(plan.source.path), "no candidate could be made: " +
+                              _causes([t for t in outcome.trials if t.candidate.precision in policy],
+                                      str(plan.source.path)))
     return outcome
+
+
+def _causes(trials, source: str) -> str:
+    """Why the candidates failed, each distinct cause once (most candidates of a format fail
+    in the same first step), with the candidates it stopped."""
+    stopped: dict[str, list[str]] = {}
+    for trial in trials:
+        stopped.setdefault(root_cause(trial.reason, source), []).append(trial.candidate.describe())
+    return "; ".join(f"{cause} [{names[0]}" + (f" and {len(names) - 1} more]" if len(names) > 1 else "]")
+                     for cause, names in stopped.items())
 
 
 def _closest_failure(outcome: Outcome):
@@ -176,11 +186,11 @@ def _static_from_data(source, data):
     """Dynamic (non-batch) input dimensions fixed from the evaluation data, for converters
     that need static shapes (onnx2tf gets them as -ois); the batch stays as it was
     (dynamic, or a fixed batch the model runs in slices of)."""
-    if data.origin == "random" or all(None not in s.shape[1:] for s in source.inputs):
+    if data.origin == "random" or all(None not in sample_shape(s) for s in source.inputs):
         return source
-    inputs = tuple(replace(s, shape=(s.shape[0], *x.shape[1:])) if None in s.shape[1:] else s
+    inputs = tuple(with_sample_shape(s, x.shape[1:]) if None in sample_shape(s) else s
                    for s, x in zip(source.inputs, data.inputs))
-    fixed = ", ".join(f"{s.name} {'x'.join(map(str, s.shape[1:]))}"
+    fixed = ", ".join(f"{s.name} {'x'.join(map(str, sample_shape(s)))}"
                       for s, old in zip(inputs, source.inputs) if s != old)
     return replace(source, inputs=inputs,
                    notes=source.notes + (f"dynamic input dimensions fixed from the evaluation data: {fixed}",))

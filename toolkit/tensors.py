@@ -7,7 +7,7 @@ infers an artifact's layout by comparing its tensor shapes with the source model
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,11 +23,74 @@ class TensorSpec:
     shape: Shape
     dtype: str
     layout: str | None = None  # "NCHW", "NHWC" for 4-D images; None otherwise
+    # where the tensor takes its samples: 0 for most, 1 for a recurrent state [2, B, 128],
+    # None for a tensor with no batch (a scalar sample rate), which gets one value per call
+    batch_axis: int | None = 0
 
     def describe(self) -> str:
         dims = "x".join("?" if d is None else str(d) for d in self.shape)
         layout = f" {self.layout}" if self.layout else ""
         return f"{self.name}: {self.dtype}[{dims}]{layout}"
+
+
+def sample_shape(spec: TensorSpec) -> Shape:
+    """The shape of one sample of the tensor: its shape without the batch axis."""
+    if spec.batch_axis is None:
+        return tuple(spec.shape)
+    return tuple(d for i, d in enumerate(spec.shape) if i != spec.batch_axis)
+
+
+def with_sample_shape(spec: TensorSpec, sample: Shape) -> TensorSpec:
+    """`spec` with its per-sample dimensions replaced, its batch dimension kept."""
+    if spec.batch_axis is None:
+        return replace(spec, shape=tuple(sample))
+    shape = list(sample)
+    shape.insert(spec.batch_axis, spec.shape[spec.batch_axis])
+    return replace(spec, shape=tuple(shape))
+
+
+# edgekit holds every batch samples-first (axis 0), whatever the model takes: slicing,
+# comparing and timing stay one code path. These two convert at the runtime's door.
+def to_model_axes(batch: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """A samples-first batch as the model takes it: the samples moved to its batch axis,
+    or, for a tensor without a batch, the one value all samples share."""
+    if spec.batch_axis is None:
+        return np.asarray(batch[0])
+    return batch if spec.batch_axis == 0 else np.moveaxis(batch, 0, spec.batch_axis)
+
+
+def from_model_axes(value: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """A model's output brought samples-first (the inverse of to_model_axes)."""
+    if not spec.batch_axis or spec.batch_axis >= np.ndim(value):
+        return value
+    return np.moveaxis(value, spec.batch_axis, 0)
+
+
+def batch_axes_from_names(dims: list[tuple], batch_name: str | None) -> list[int | None]:
+    """Each tensor's batch axis, for formats whose dimensions carry names (ONNX dim_params):
+    the axis named like the first input's first dimension, so a state [2, 'batch', 128] takes
+    its samples on axis 1. A rank-0 tensor has no batch; without a name, axis 0."""
+    axes = []
+    for names in dims:
+        if not names:
+            axes.append(None)
+        elif batch_name and batch_name in names:
+            axes.append(names.index(batch_name))
+        else:
+            axes.append(0)
+    return axes
+
+
+def adopt_batch_axes(handle, parent):
+    """A converted model's tensors take their samples where the same tensors of the model it
+    was made from do, when their rank agrees (converters keep a state's [2, B, 128])."""
+    def adopt(specs, references):
+        if len(specs) != len(references):
+            return specs
+        return tuple(replace(s, batch_axis=r.batch_axis)
+                     if r.batch_axis != 0 and len(s.shape) == len(r.shape) else s
+                     for s, r in zip(specs, references))
+    return handle.with_specs(adopt(handle.inputs, parent.inputs), adopt(handle.outputs, parent.outputs))
 
 
 def shape_matches(actual: tuple, expected: Shape) -> bool:

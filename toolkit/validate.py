@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import Dataset
+from .data import Dataset, random_inputs
 from .drift import Drift, Mismatch, Tolerance, accuracy, compare, nonfinite_outputs, violations
 from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
 from .profile import Budgets, breaks
-from .tensors import BY_POSITION, feed_for, match, to_layout
+from .tensors import BY_POSITION, feed_for, match, sample_shape, to_layout
 
 
 @dataclass
@@ -62,6 +62,31 @@ def reference_outputs(source: ModelHandle, data: Dataset) -> list[np.ndarray]:
                          f"'{name}' on the evaluation data from {data.origin}: drift against it "
                          "would prove nothing; check the data's range and dtype")
     return reference
+
+
+# sizes tried for dynamic dimensions of random inputs: a model may need a minimum length
+# (an STFT's reflect padding, a deep stack of poolings) that the first one does not reach
+RANDOM_DYNAMIC_SIZES = (32, 256, 1024)
+
+
+def random_inputs_that_run(source: ModelHandle, seed: int) -> Dataset:
+    """Seeded random inputs (edgekit.data.random_inputs) whose dynamic dimensions the model
+    accepts: the smallest size of RANDOM_DYNAMIC_SIZES on which one sample runs. A model that
+    runs on none is left for reference_outputs to report on the first."""
+    data = random_inputs(source, seed)
+    if all(None not in sample_shape(s) for s in source.inputs):
+        return data
+    runner = source.runner()
+    for size in RANDOM_DYNAMIC_SIZES:
+        trial = random_inputs(source, seed, dynamic_size=size)
+        try:
+            runner([x[:1] for x in trial.inputs])
+        except Exception as error:
+            if isinstance(error, InputError) or raised_in_edgekit(error):
+                raise
+            continue
+        return trial
+    return data
 
 
 def run_in_layout(handle: ModelHandle, source: ModelHandle, inputs: list[np.ndarray],

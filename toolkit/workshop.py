@@ -16,6 +16,7 @@ from pathlib import Path
 from . import interrupts
 from .errors import ConversionError, EdgekitError
 from .quantize import PRECISIONS
+from .tensors import adopt_batch_axes
 from .search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant
 from .validate import Verdict, gross_failure, judge
 
@@ -125,7 +126,7 @@ class Workshop:
             self.failures[key] = str(error)
             raise ConversionError(" -> ".join(c.tool for c in route), str(self.source.path),
                                   str(error)) from error
-        handle = replace(handle, precision=precision,
+        handle = replace(adopt_batch_axes(handle, parent), precision=precision,
                          notes=tuple(dict.fromkeys(parent.notes + handle.notes)))
         self.progress(f"      validating {handle.format} ({precision}) in its runtime")
         verdict = judge(handle, self.source, self.data, self.reference,
