@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from functools import lru_cache
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,48 @@ def _load(path: str, safe: bool):
         raise InputError(f"cannot load Keras model {path}: {first_line(error)}") from None
 
 
+def model_of(handle: ModelHandle):
+    """The Keras model behind a handle: a saved file, or what the user's factory builds."""
+    if handle.factory is None:
+        return load(str(handle.path))
+    shapes = tuple((s.shape, s.dtype) for s in handle.inputs)
+    return _built(str(handle.path), handle.factory, str(handle.weights or ""), shapes)
+
+
+@lru_cache(maxsize=2)
+def _built(path: str, factory: str, weights: str, shapes: tuple):
+    """A factory's Keras model, with --weights loaded, as a functional model: a subclassed
+    model records no inputs until it is called, and edgekit needs named input tensors
+    (runner, export, per-layer drift). Keyed by the input shapes it was wrapped for."""
+    import keras
+
+    from .factory import build
+    tfenv.tensorflow()
+    model = build(Path(path), factory)
+    if weights:
+        try:
+            model.load_weights(weights)
+        except Exception as error:
+            raise InputError(f"cannot load weights {weights} into {path}:{factory}(): "
+                             f"{first_line(error)}") from None
+    if _inputs_of(model) or not shapes:
+        return model
+    inputs = [keras.Input(shape[1:], dtype=dtype, batch_size=shape[0]) for shape, dtype in shapes]
+    try:
+        outputs = model(inputs if len(inputs) > 1 else inputs[0])
+    except Exception as error:
+        raise InputError(f"{path}:{factory}() did not build on inputs of shape "
+                         f"{[s for s, _ in shapes]}: {first_line(error)}") from None
+    return keras.Model(inputs, outputs, name=getattr(model, "name", factory))
+
+
+def _inputs_of(model) -> list:
+    try:
+        return list(model.inputs or [])
+    except (AttributeError, ValueError):  # a subclassed model that was never called
+        return []
+
+
 def _specs(tensors, names=None) -> tuple[TensorSpec, ...]:
     specs = []
     for i, tensor in enumerate(tensors):
@@ -58,11 +101,39 @@ def open_handle(path: Path, reference: ModelHandle | None = None) -> ModelHandle
 
 
 def open_source(path: Path, options, fmt: str) -> ModelHandle:
-    return open_handle(path)
+    if not options.factory:
+        return open_handle(path)
+    return _factory_source(path, options)
+
+
+def _factory_source(path: Path, options) -> ModelHandle:
+    """A Keras model from the user's FILE.py:FACTORY: its input shapes are its own when it
+    records them, else --input-shape's, else the evaluation data's (channels-last)."""
+    probe = ModelHandle(Path(path), "keras", (), (), factory=options.factory, weights=options.weights)
+    model = model_of(probe)
+    notes: tuple[str, ...] = ()
+    if _inputs_of(model):
+        shapes = ()
+    elif options.input_shapes:
+        shapes = tuple((tuple(s), getattr(s, "dtype", "float32")) for s in options.input_shapes)
+    elif options.data_shapes:
+        shapes = tuple(((None, *shape[1:]), dtype) for _, shape, dtype in options.data_shapes)
+        notes = ("input shapes taken from the evaluation data: " + ", ".join(
+            f"Nx{'x'.join(map(str, s[1:]))} {d}" for s, d in shapes),)
+    else:
+        raise InputError(f"{path}:{options.factory}() builds a model that records no input "
+                         "shapes; give them with --input-shape (e.g. 1,224,224,3, once per "
+                         "input) or give --eval data")
+    if shapes:  # the batch stays dynamic: the exported model takes any
+        shapes = tuple(((None, *s[1:]), "float32" if d == "float64" else d) for s, d in shapes)
+        model = model_of(replace(probe, inputs=tuple(TensorSpec(f"input_{i}", s, d)
+                                                     for i, (s, d) in enumerate(shapes))))
+    return replace(probe, inputs=_specs(model.inputs),
+                   outputs=_specs(model.outputs, getattr(model, "output_names", None)), notes=notes)
 
 
 def make_runner(handle: ModelHandle, threads: int | None = None):
-    model = load(str(handle.path))
+    model = model_of(handle)
 
     def run_batch(inputs):
         import keras
@@ -77,14 +148,14 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
-    return dict(Counter(type(layer).__name__ for layer in load(str(handle.path)).layers))
+    return dict(Counter(type(layer).__name__ for layer in model_of(handle).layers))
 
 
 # --- pruning support: an editable copy of the model, its weights, fine-tuning, saving ---
 
 def editable_copy(handle: ModelHandle):
     import keras
-    original = load(str(handle.path))
+    original = model_of(handle)
     model = keras.models.clone_model(original)
     model.set_weights(original.get_weights())
     return model
@@ -134,7 +205,7 @@ def save_pruned(model, source: ModelHandle, out_dir: Path) -> ModelHandle:
 def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[str, np.ndarray]]:
     """Every layer's output, in the model's layer order (for per-layer drift)."""
     import keras
-    model = load(str(handle.path))
+    model = model_of(handle)
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     probe = keras.Model(model.inputs, [layer.output for layer in layers])
     outputs = probe(list(inputs), training=False)

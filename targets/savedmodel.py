@@ -84,7 +84,7 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 
 def from_keras(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     from . import keras as keras_format
-    model = keras_format.load(str(source.path))
+    model = keras_format.model_of(source)
     target = out_dir / "saved_model"
     try:
         model.export(str(target), format="tf_saved_model", verbose=False)

@@ -14,12 +14,16 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+_probed: list[bool] = []  # the CUDA probe below ran (once per process is enough)
+
+
 def tensorflow():
     quiet()
-    if "tensorflow" not in sys.modules:
+    if not _probed:  # also when a user's model file imported TensorFlow before edgekit did
         with silenced():
             import tensorflow as tf
             tf.config.list_physical_devices()  # probes CUDA now: "failed call to cuInit" on CPU hosts
+        _probed.append(True)
     import tensorflow as tf
     return tf
 

@@ -8,12 +8,9 @@ with). The first dimension is the batch, kept dynamic where the exporter allows.
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 import zipfile
 from collections import Counter
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from ..errors import InputError, first_line
 from ..model import ModelHandle
 from ..tensors import TensorSpec, default_layout, guess_image_layout, transposed_shape
 from . import pt2_safety
+from .factory import build, framework_of
 from .batching import batch_size, in_batches
 from .torch_archive import check_storages
 from .trust import granted
@@ -81,37 +79,10 @@ def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
 
 
 def _from_factory(path: Path, factory: str):
-    spec = importlib.util.spec_from_file_location(f"edgekit_user_model_{path.stem}", path)
-    code = importlib.util.module_from_spec(spec)
-    with _user_code_box(path):
-        spec.loader.exec_module(code)
-        if not callable(getattr(code, factory, None)):
-            raise InputError(f"{path} has no function or class named '{factory}'")
-        module = getattr(code, factory)()
-    import torch
-    if not isinstance(module, torch.nn.Module):
+    module = build(path, factory)
+    if framework_of(module, path, factory) != "torch":
         raise InputError(f"{path}:{factory}() returned {type(module).__name__}, not a torch.nn.Module")
     return module
-
-
-@contextmanager
-def _user_code_box(path: Path):
-    """Run the user's file as if it were run alone: it may import its neighbours, it sees
-    only its own path in sys.argv (a training script's module-level argparse would parse
-    edgekit's options), and its sys.exit() cannot end edgekit with a code CI would
-    misread (0 = success, 2 = "a budget failed")."""
-    saved_argv = sys.argv
-    sys.argv = [str(path)]
-    sys.path.insert(0, str(path.parent))
-    try:
-        yield
-    except SystemExit as exit_:
-        raise InputError(f"{path} called sys.exit({exit_.code!r}) while building the model "
-                         "(a script's command-line handling at import?); keep the model "
-                         "factory importable without side effects") from None
-    finally:
-        sys.argv = saved_argv
-        sys.path.remove(str(path.parent))
 
 
 def _state_dict(weights: str) -> dict:

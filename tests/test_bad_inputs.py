@@ -215,7 +215,7 @@ def test_bad_options(tmp_path, args):
 
 
 @pytest.mark.parametrize("source, message", [
-    ("def build():\n    return 42\n", "not a torch.nn.Module"),
+    ("def build():\n    return 42\n", "neither a torch.nn.Module nor a Keras 3 keras.Model"),
     ("def build(:\n", "SyntaxError"),
     ("def build():\n    raise RuntimeError('boom')\n", "boom"),
     ("import not_a_module_anywhere\n", "ModuleNotFoundError"),

