@@ -139,3 +139,25 @@ def test_judge_tells_an_artifact_failure_from_a_bug_in_edgekit():
     verdict = judge(handle, handle, data, reference, FP32, Budgets(), None,
                     runner=lambda inputs: [np.ones((2, 5), np.float32)])
     assert "shape (2, 5) differs" in verdict.problems[0]  # edgekit's own check: the artifact's fault
+
+
+def test_top1_agreement_is_judged_on_class_outputs_only():
+    """An embedding's arg-max flips between near-equal values without meaning anything
+    (MiniLM at int8-dynamic: 15 of 16 agreed, and the artifact failed); a softmax output or
+    the output the labels score is still judged on it."""
+    from edgekit.drift import Tolerance, class_outputs, compare, violations
+    rng = np.random.default_rng(0)
+    embedding = rng.standard_normal((16, 8))
+    flipped = embedding.copy()
+    top, second = np.argsort(-flipped[0])[:2]
+    flipped[0, [top, second]] = flipped[0, [second, top]]  # one sample's arg-max changes
+    softmax = np.exp(embedding) / np.exp(embedding).sum(1, keepdims=True)
+    softmax_flipped = np.exp(flipped) / np.exp(flipped).sum(1, keepdims=True)
+    tolerance = Tolerance(min_top1_agreement=0.95)
+    drifts = compare([embedding, softmax], [flipped, softmax_flipped])
+    assert class_outputs([embedding, softmax], None, None) == {1}
+    problems = violations(drifts, tolerance, class_outputs([embedding, softmax], None, None))
+    assert problems == ["output 1: top-1 agreement 0.9375 < 0.95"]
+    labels = np.zeros(16, np.int64)
+    assert violations(drifts, tolerance, class_outputs([embedding, softmax], labels, 0)) == \
+        ["output 0: top-1 agreement 0.9375 < 0.95"]

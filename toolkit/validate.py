@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Dataset, random_inputs
-from .drift import Drift, Mismatch, Tolerance, accuracy, compare, nonfinite_outputs, violations
+from .drift import (Drift, Mismatch, Tolerance, accuracy, class_outputs, compare, nonfinite_outputs,
+                    violations)
 from .errors import InputError, first_line, raised_in_edgekit
 from .model import ModelHandle
 from .profile import Budgets, breaks
@@ -134,7 +135,8 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
             "outputs matched by position: the artifact lost the original's output names and "
             "some share a shape, so nothing else tells them apart; an app reading outputs by "
             "index must check this order")
-    verdict.problems += violations(verdict.drifts, tolerance)
+    verdict.problems += violations(verdict.drifts, tolerance,
+                                   class_outputs(reference, data.labels, data.label_output))
     verdict.accuracy = accuracy(outputs, data.labels, data.label_output)
     if verdict.accuracy is not None and source_accuracy is not None:
         drop = (source_accuracy - verdict.accuracy) * 100
