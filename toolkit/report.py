@@ -49,6 +49,7 @@ from .drift import Drift
 from .host import host
 from .model import ModelHandle, files_of
 from .plan import Plan
+from .results_table import WIDE, cells, fit, legend, render, terminal_width, wrap
 
 SCHEMA_VERSION = 2  # 2: the search (search, deliverables), files[]; "auto" is gone
 
@@ -287,53 +288,15 @@ def write(report: dict, folder: Path, final: Path | None = None) -> dict:
     return report
 
 
-def _fmt(value, pattern: str) -> str:
-    return "-" if value is None else format(value, pattern)
-
-
-def table_rows(report: dict) -> list[list[str]]:
-    source = report["source"]
-    rows = [["source", source["format"], "-", _fmt(source["size_bytes"] / 1e3, ".1f"), "-",
-             _fmt(source["accuracy"], ".2%"), "-", "-", "-", "-", _p50(source), "reference"]]
-    for a in report["intermediates"] + report["artifacts"]:
-        drift = a["drift"] or {}
-        sqnr = drift.get("sqnr_db")
-        rows.append([a["path"], a["format"], a["precision"], _fmt(a["size_bytes"] / 1e3, ".1f"),
-                     _fmt(a["size_ratio_fp32"], ".2f"),
-                     _fmt(a["accuracy"], ".2%"), _fmt(drift.get("top1_agreement"), ".2%"),
-                     _fmt(drift.get("max_abs_error"), ".2e"),
-                     sqnr if isinstance(sqnr, str) else _fmt(sqnr, ".1f"),
-                     _fmt(drift.get("cosine"), ".6f"), _p50(a),
-                     _verdict(a, report)])
-    return rows
-
-
-def _verdict(row: dict, report: dict) -> str:
-    if any(row is a for a in report["artifacts"]):
-        return "DELIVER" if row["passed"] else "FAIL"
-    return "(ok)" if row["passed"] else "(fail)"
-
-
-HEADERS = ["model", "format", "precision", "size KB", "x fp32", "accuracy", "top-1 agree",
-           "max abs err", "SQNR dB", "cosine", "p50 ms", "verdict"]
-
-
-def _p50(row: dict) -> str:
-    latency = row.get("latency_ms")
-    if not latency:
-        return "-"
-    return f"{latency['p50']:.3g}" + ("~" if row.get("latency_verdict") == "noisy" else "")
-
-
 def markdown(report: dict) -> str:
     lines = [f"# edgekit report: {report['source']['path']} for `{report['target']}`", "",
              f"**{'PASSED' if report['passed'] else 'FAILED'}**; evaluated on "
              f"{report['data']['samples']} samples from {report['data']['origin']}"
              + ("" if report["data"]["labelled"] else " (no labels: accuracy not measured)"), "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
+             _host_line(report), "", *[f"- {note}" for note in report["data"].get("notes") or []],
+             *([""] if report["data"].get("notes") else []), *_markdown_table(report)]
     for a in report["artifacts"]:
-        lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}"]
+        lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}; GPU: {gpu_text(a.get('gpu'))}"]
         lines += [f"  - problem: {p}" for p in a["problems"]]
         lines += [f"  - note: {n}" for n in a["notes"]]
     for d in report.get("deliverables", []):
@@ -373,24 +336,60 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def summary(report: dict, out: Path) -> str:
-    """The one-screen table printed after a run, then each search in a few lines."""
-    rows = [HEADERS] + table_rows(report)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    text.insert(1, "  ".join("-" * w for w in widths))
+def gpu_text(gpu: dict | None) -> str:
+    """What a person wants to read instead of `GPU: False`."""
+    if not gpu:
+        return "not checked"
+    if gpu.get("available"):
+        via = gpu.get("via") or ""
+        latency = gpu.get("latency_ms")
+        timing = f", p50 {latency['p50']:.4g} ms" if isinstance(latency, dict) else ""
+        return f"available{' via ' + via if via else ''}{timing}"
+    return f"none ({gpu.get('reason') or 'no reason given'})"
+
+
+def _host_line(report: dict) -> str:
+    host = report.get("host") or {}
+    return (f"Host: {host.get('cpu')}, {host.get('cores')} cores, ISA "
+            f"{', '.join(host.get('isa') or []) or 'unknown'}; GPU: {gpu_text(host.get('gpu'))}. "
+            "Latencies are measured on this host, not on the device.")
+
+
+def _markdown_table(report: dict) -> list[str]:
+    rows = cells(report, WIDE)
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] \
+        + ["| " + " | ".join(row) + " |" for row in rows[1:]] + ["", legend(rows, hidden=False)]
+
+
+def summary(report: dict, out: Path, width: int | None = None, wide: bool = False) -> str:
+    """The table printed after a run (compact within `width`, default: the terminal's
+    and at most 100 columns; every column with `wide`), its legend, then each search in
+    a few lines, and a last line naming the report."""
+    width = width or terminal_width()
+    columns, rows = (WIDE, cells(report, WIDE)) if wide else fit(report, width)
+    text = render(columns, rows)
+    shown = legend(rows, hidden=not wide)
+    text += [shown] if wide else wrap(shown, width, "  ")
+
+    def prose(line: str, indent: str) -> list[str]:  # --wide: one line each, as before
+        return [line] if wide else wrap(line, width, indent)
     for a in report["artifacts"]:
-        text += [f"  {a['path']}: {p}" for p in a["problems"]]
-        text += [f"  {a['path']}: note: {n}" for n in a["notes"]]
+        for p in a["problems"]:
+            text += prose(f"  {a['path']}: {p}", "    ")
+        for n in a["notes"]:
+            text += prose(f"  {a['path']}: note: {n}", "    ")
     for fmt, search in report["search"].items():
         text.append(f"{fmt} search ({', '.join(search['policy'])}):")
-        text += [f"  {c['status']:<8} {c['candidate']}" + (f": {c['why']}" if c["why"] else "")
-                 for c in search["candidates"]]
+        for c in search["candidates"]:
+            text += prose(f"  {c['status']:<8} {c['candidate']}" + (f": {c['why']}" if c["why"] else ""),
+                          " " * 11)
     for d in report["deliverables"]:
         text.append(f"deliver {d['format']}: {out / d['path']}")
-    text += [f"WARNING: {w}" for w in report["warnings"]]
+    for w in report["warnings"]:
+        text += prose(f"WARNING: {w}", "  ")
     data = report["data"]
     origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
-    text += ["", f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "
-             f"on {data['samples']} samples from {origin}; report: {out / 'report.json'}"]
+    text += [""] + prose(f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "
+                         f"on {data['samples']} samples from {origin}; report: {out / 'report.html'} "
+                         "(also report.md, report.json)", "  ")
     return "\n".join(text)
