@@ -1,5 +1,6 @@
 """End to end on the real sample models, through the installed `edgekit` command."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,15 +19,31 @@ SOURCES = {
 }
 
 
+# a step of edgekit.progress, as a CI log shows it
+PROGRESS = re.compile(r"^\[\d\d:\d\d\] .+ \.\.\. (\d+\.\d s|\d+ min \d\d s|failed)$")
+
+
 def edgekit(*args):
     return subprocess.run([EDGEKIT, *args], capture_output=True, text=True)
 
 
 def convert_ok(model_args, target, out, *extra) -> dict:
-    result = edgekit("convert", *model_args, "--target", target, "--eval", EVAL, "--out", str(out), *extra)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASSED" in result.stdout
-    assert not result.stderr.strip(), result.stderr  # no framework log noise reaches the user
+    """A passing run, piped as in CI: progress streams to stderr while it runs, nothing else
+    reaches stderr (no framework log noise), and the table fits 100 columns."""
+    process = subprocess.Popen([EDGEKIT, "convert", *model_args, "--target", target, "--eval", EVAL,
+                                "--out", str(out), *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()
+    streamed = process.poll() is None  # the first step's line came while the run went on
+    stdout, stderr = process.communicate()
+    stderr = first + stderr
+    assert process.returncode == 0, stdout + stderr
+    assert "PASSED" in stdout
+    assert streamed and first.startswith("[00:00] loading "), first
+    assert [line for line in stderr.splitlines() if not PROGRESS.match(line)] == [], stderr
+    table = stdout.splitlines()[:stdout.splitlines().index(next(
+        line for line in stdout.splitlines() if line.startswith("DELIVER:")))]
+    assert max(len(line) for line in table) <= 100, stdout
     return json.loads((out / "report.json").read_text())
 
 
@@ -66,8 +83,9 @@ def test_truncated_models_fail_cleanly(model, cut, tmp_path):
     broken.write_bytes(original[:int(len(original) * cut)])
     result = edgekit("convert", str(broken), "--target", "android", "--out", str(tmp_path / "out"))
     assert result.returncode == 1
-    assert result.stderr.strip().startswith("Error: ") and "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not PROGRESS.match(line)]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.stderr, \
+        result.stderr
     assert not (tmp_path / "out").exists()
 
 

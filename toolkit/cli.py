@@ -82,13 +82,16 @@ def _profile_names() -> list[str]:
     return list(PROFILES)
 
 
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():  # live status on a terminal, quiet in CI logs
-        click.echo(message, err=True)
+QUIET = click.option(
+    "--quiet", "-q", is_flag=True,
+    help="No progress on stderr (results, warnings and errors still print).")
 
 
-def _warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+def _progress(quiet: bool):
+    """Progress of the command on stderr (edgekit.progress: a live status on a terminal,
+    timestamped lines in a CI log); stdout stays for results."""
+    from .progress import Progress
+    return Progress(quiet)
 
 
 @click.group(cls=EdgekitCLI, context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,10 +146,13 @@ def cli():
 @click.option("--quick", is_flag=True, help="For CI: at most 3 candidates per format and 20 "
               "timed runs each.")
 @click.option("--dry-run", is_flag=True, help="Print the candidates in search order and exit.")
+@click.option("--wide", is_flag=True, help="Print the results table with every column and full "
+              "paths (default: at most 100 columns, or $COLUMNS).")
+@QUIET
 def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
             train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
-            max_candidates, quick, dry_run):
+            max_candidates, quick, dry_run, wide, quiet):
     """Convert MODEL for a target profile: search the candidates (route x precision x
     variant) the profile allows, prove each in its runtime, deliver the fastest proven one
     per format to OUT/deploy/FORMAT/.
@@ -164,21 +170,24 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     if calib_method not in CALIBRATION_METHODS:
         raise UnsupportedError(f"unknown --calib-method '{calib_method}'; "
                                f"valid: {', '.join(CALIBRATION_METHODS)}")
-    result = run_convert(
-        model, target, out, eval_data=eval_data,
-        formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
-        precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-        weights=weights, calib=calib, calib_preprocess=calib_preprocess,
-        calib_method=calib_method, calib_samples=calib_samples,
-        prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-        labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
-        max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
-        else max_candidates, label_output=label_output, allow_unsafe_code=allow_unsafe_code,
-        seed=seed, progress=_progress, warn=_warn, dry_run=dry_run)
+    with _progress(quiet) as progress:
+        # the first step line comes before the frameworks load (seconds of imports)
+        progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
+        result = run_convert(
+            model, target, out, eval_data=eval_data,
+            formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
+            precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
+            weights=weights, calib=calib, calib_preprocess=calib_preprocess,
+            calib_method=calib_method, calib_samples=calib_samples,
+            prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
+            labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
+            max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
+            else max_candidates, label_output=label_output, allow_unsafe_code=allow_unsafe_code,
+            seed=seed, progress=progress, warn=progress.warn, dry_run=dry_run)
     if dry_run:
         click.echo(result)
         return 0
-    click.echo(summary(result.report, result.out))
+    click.echo(summary(result.report, result.out, wide=wide))
     return 0 if result.passed else EXIT_BUDGET_FAILED
 
 
@@ -227,7 +236,9 @@ def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
 @click.argument("original")
 @click.argument("artifact")
 @click.option("--eval", "eval_data", type=click.Path(), help="Evaluation data (as for convert).")
-@click.option("--precision", help="Judge with this precision's tolerance [from metadata, else fp32].")
+@click.option("--precision", help="Judge with this precision's tolerance [the edgekit.json beside "
+              "the artifact, else read from the artifact: TFLite tensor types, ONNX operators, "
+              "TF.js weight quantization].")
 @click.option("--browser", is_flag=True, help="Also run a TF.js model in headless Chromium, per backend.")
 @click.option("--layers", is_flag=True, help="Compare every layer's output and name the first that diverges.")
 @click.option("--label-output", metavar="NAME|INDEX", help="The output the --eval labels score.")
@@ -236,14 +247,18 @@ def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
               help="Input shape of the original when it does not record it.")
 @ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@QUIET
 def validate(original, artifact, eval_data, precision, browser, layers, label_output, weights,
-             input_shapes, allow_unsafe_code, as_json):
-    """Run ARTIFACT in its runtime and compare it with ORIGINAL. Exit 2 when it fails."""
+             input_shapes, allow_unsafe_code, as_json, quiet):
+    """Run ARTIFACT in its runtime and compare it with ORIGINAL, judged with the tolerance
+    of the artifact's precision. Exit 2 when it fails."""
     from .loading import parse_shape
     from .validate_pair import as_text, validate_pair
-    result = validate_pair(original, artifact, eval_data, weights,
-                           tuple(parse_shape(s) for s in input_shapes), precision, browser, layers,
-                           allow_unsafe_code=allow_unsafe_code, label_output=label_output)
+    with _progress(quiet) as progress:
+        result = validate_pair(original, artifact, eval_data, weights,
+                               tuple(parse_shape(s) for s in input_shapes), precision, browser,
+                               layers, allow_unsafe_code=allow_unsafe_code,
+                               label_output=label_output, progress=progress)
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
 
@@ -291,7 +306,8 @@ def demo(artifact, port):
               help="Input shape for models that do not record it.")
 @ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code, as_json):
+@QUIET
+def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code, as_json, quiet):
     """Time MODEL in its own runtime: p50/p90/p99/min, CV, load time, peak memory.
 
     Needs only the model's runtime (pip install 'edgekit-toolkit[runtime]' gives numpy, click,
@@ -305,13 +321,16 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
     if threads is None:
         threads = get_profile(target).threads if target else 1
     from .roofline import model_estimate
-    handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-                      allow_unsafe_code=allow_unsafe_code)
-    timing = run_bench(handle, threads, runs, warmup, budget=None)  # --runs is honoured
-    result = {"model": model, "format": handle.format, **timing.as_dict(),
-              "host": host()}
-    result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,
-                                         result["latency_ms"]["p50"])
+    with _progress(quiet) as progress:
+        progress(f"loading {model}")
+        handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
+                          allow_unsafe_code=allow_unsafe_code)
+        progress(f"timing {warmup} warm-up and {runs} timed runs on {threads} thread(s)")
+        timing = run_bench(handle, threads, runs, warmup, budget=None)  # --runs is honoured
+        result = {"model": model, "format": handle.format, **timing.as_dict(), "host": host()}
+        progress("estimating the work (MACs) and the device's lower bound")
+        result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,
+                                             result["latency_ms"]["p50"])
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return 0

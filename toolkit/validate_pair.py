@@ -2,14 +2,14 @@
 
 The artifact runs in its own runtime (and with --browser, a TF.js model also runs in
 headless Chromium on each backend); each run is judged like `convert` judges its
-artifacts. The tolerance is the precision's: given with --precision, else read from the
-TF.js metadata edgekit wrote, else fp32.
+artifacts. The tolerance is the precision's: given with --precision, else the one edgekit
+recorded beside the model, else read from the model itself (edgekit.artifact_precision).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from .artifact_precision import precision_of
 from .data import load_eval, random_inputs
 from .drift import accuracy
 from .inspection import open_any
@@ -23,33 +23,35 @@ from .validate import judge, reference_outputs, with_label_output
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
                   precision: str | None = None, browser: bool = False, layers: bool = False,
                   seed: int = 0, allow_unsafe_code: bool = False,
-                  label_output: str | None = None) -> dict:
+                  label_output: str | None = None, progress=lambda message: None) -> dict:
+    """`progress(message)` is called as each step begins (edgekit.progress)."""
     from .targets.registry import format_module
+    progress(f"loading {original}")
     source = open_any(original, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
+    progress(f"loading {artifact}")
     plain = open_any(artifact, allow_unsafe_code=allow_unsafe_code)
     handle = format_module(plain.format).open_handle(plain.path, source)  # layouts vs source
-    precision = precision or _recorded_precision(Path(handle.path)) or "fp32"
+    precision, precision_from = precision_of(handle, precision)
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
+    progress(f"running the original {source.format} model on {data.samples} samples")
     reference = reference_outputs(source, data)
     data = with_label_output(data, source, reference, label_output)
     source_accuracy = accuracy(reference, data.labels, data.label_output)
     tolerance = PRECISIONS[precision].tolerance
     runtime = format_module(handle.format).RUNTIME
+    progress(f"running the {handle.format} model in {runtime}, judged as {precision}")
     runs = [_row(runtime, "-", judge(handle, source, data, reference, tolerance, Budgets(),
                                         source_accuracy))]
     if browser:
-        runs += _browser_rows(handle, source, data, reference, tolerance, source_accuracy)
+        runs += _browser_rows(handle, source, data, reference, tolerance, source_accuracy, progress)
+    if layers:
+        progress("comparing every layer's output")
     return {"original": str(source.path), "original_format": source.format,
             "original_accuracy": source_accuracy, "artifact": str(handle.path),
-            "format": handle.format, "precision": precision,
+            "format": handle.format, "precision": precision, "precision_from": precision_from,
             "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed},
             "runs": runs, "passed": all(r["passed"] for r in runs if r["available"]),
             "layers": layer_report(source, handle, data, precision) if layers else None}
-
-
-def _recorded_precision(path: Path) -> str | None:
-    metadata = path / "edgekit.json"
-    return json.loads(metadata.read_text()).get("precision") if metadata.is_file() else None
 
 
 def _row(runtime: str, backend: str, verdict) -> dict:
@@ -58,13 +60,15 @@ def _row(runtime: str, backend: str, verdict) -> dict:
             "passed": verdict.passed, "problems": verdict.problems}
 
 
-def _browser_rows(handle, source, data, reference, tolerance, source_accuracy) -> list[dict]:
+def _browser_rows(handle, source, data, reference, tolerance, source_accuracy,
+                  progress) -> list[dict]:
     from .errors import UnsupportedError
     from .targets.tfjs_browser import BACKENDS, BackendUnavailable, make_runner
     if handle.format != "tfjs":
         raise UnsupportedError(f"--browser runs TF.js models; {handle.path} is {handle.format}")
     rows = []
     for backend in BACKENDS:
+        progress(f"running the model in headless Chromium ({backend})")
         try:
             verdict = judge(handle, source, data, reference, tolerance, Budgets(),
                             source_accuracy, runner=make_runner(handle, backend))
@@ -77,7 +81,8 @@ def _browser_rows(handle, source, data, reference, tolerance, source_accuracy) -
 
 
 def as_text(result: dict) -> str:
-    lines = [f"{result['artifact']} ({result['format']}, judged as {result['precision']}) vs "
+    lines = [f"{result['artifact']} ({result['format']}, judged as {result['precision']}: "
+             f"{result['precision_from']}) vs "
              f"{result['original']} on {result['data']['samples']} samples from "
              f"{result['data']['origin']}"]
     for run in result["runs"]:
