@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, first_line
-from ..model import ModelHandle
+from ..model import ModelHandle, identity
 from ..tensors import TensorSpec, default_layout
 from . import tfenv
 from .trust import UNSAFE_FLAG, granted
@@ -25,11 +25,12 @@ PACKAGES = ("tensorflow", "keras")
 
 
 def load(path: str):
-    return _load(path, safe=not granted(path))  # Lambda layers' code runs only if opted in
+    # Lambda layers' code runs only if opted in; a rewritten file is loaded again
+    return _load(path, not granted(path), identity(path))
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, safe: bool):
+def _load(path: str, safe: bool, version: tuple):
     tfenv.tensorflow()  # Keras runs on TensorFlow here; import it quietly first
     import keras
     try:
@@ -46,11 +47,12 @@ def model_of(handle: ModelHandle):
     if handle.factory is None:
         return load(str(handle.path))
     shapes = tuple((s.shape, s.dtype) for s in handle.inputs)
-    return _built(str(handle.path), handle.factory, str(handle.weights or ""), shapes)
+    return _built(str(handle.path), handle.factory, str(handle.weights or ""), shapes,
+                  identity(handle.path, handle.weights))
 
 
 @lru_cache(maxsize=2)
-def _built(path: str, factory: str, weights: str, shapes: tuple):
+def _built(path: str, factory: str, weights: str, shapes: tuple, version: tuple):
     """A factory's Keras model, with --weights loaded, as a functional model: a subclassed
     model records no inputs until it is called, and edgekit needs named input tensors
     (runner, export, per-layer drift). Keyed by the input shapes it was wrapped for."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConversionError, InputError, first_line
-from ..model import ModelHandle
+from ..model import ModelHandle, identity
 from ..tensors import TensorSpec, default_layout
 from . import onnx2tf_tool, savedmodel_safety, tfenv
 from .batching import batch_size, in_batches
@@ -25,8 +25,12 @@ PACKAGES = ("tensorflow",)
 SIGNATURE = "serving_default"
 
 
-@lru_cache(maxsize=8)
 def load(path: str):
+    return _load(path, identity(path))  # a rewritten SavedModel is loaded again
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, version: tuple):
     tf = tfenv.tensorflow_with_keras2()
     try:
         loaded = tf.saved_model.load(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, first_line
-from ..model import ModelHandle
+from ..model import ModelHandle, identity
 from ..tensors import TensorSpec, default_layout, guess_image_layout, transposed_shape
 from . import pt2_safety
 from .factory import build, framework_of
@@ -30,11 +30,12 @@ PACKAGES = ("torch",)
 
 
 def load(path: str, factory: str | None, weights: str | None):
-    return _load(path, factory, weights, granted(path))  # trust in the key: see _exported
+    # trust in the key (see _exported), and the files' versions: a rewritten file is loaded again
+    return _load(path, factory, weights, granted(path), identity(path, weights))
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, factory: str | None, weights: str | None, trusted: bool):
+def _load(path: str, factory: str | None, weights: str | None, trusted: bool, version: tuple):
     import torch
     try:
         if factory:
@@ -57,11 +58,11 @@ def _exported(path: str):
     """A .pt2's program, loaded without running code from it unless the user opted in (see
     pt2_safety). The trust decision is part of the cache key: a program loaded with
     --allow-unsafe-code must not be handed to a later run (same process) without it."""
-    return _exported_for(path, granted(path))
+    return _exported_for(path, granted(path), identity(path))
 
 
 @lru_cache(maxsize=4)
-def _exported_for(path: str, trusted: bool):
+def _exported_for(path: str, trusted: bool, version: tuple):
     return pt2_safety.load(path)  # decides by granted(path), which `trusted` mirrors
 
 
@@ -193,12 +194,16 @@ def module_and_example(handle: ModelHandle):
 def make_runner(handle: ModelHandle, threads: int | None = None):
     import torch
     module = _module(handle)
-    if threads:
-        torch.set_num_threads(threads)
 
     def run_batch(inputs):
-        with torch.no_grad():
-            result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        # torch's thread count is process-wide: set for this call only, the caller's kept
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads or previous)
+        try:
+            with torch.no_grad():
+                result = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        finally:
+            torch.set_num_threads(previous)
         return [r.detach().numpy() for r in _as_list(result)]
 
     return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)

@@ -52,3 +52,15 @@ def files_of(path: Path) -> list[Path]:
     """A file, or every file under a folder (SavedModel, TF.js), in a stable order."""
     path = Path(path)
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def identity(*paths) -> tuple:
+    """What tells one version of a model's files from another, for caches of loaded models:
+    each file's path, size, modification time and inode. Keyed by path alone, a cache handed
+    a later call the old model after the file was overwritten (same path, new weights)."""
+    stats = []
+    for path in (Path(p) for p in paths if p):
+        for file in files_of(path) if path.exists() else []:
+            info = file.stat()
+            stats.append((str(file), info.st_size, info.st_mtime_ns, info.st_ino))
+    return tuple(stats)
