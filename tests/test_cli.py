@@ -87,10 +87,63 @@ def test_bad_input_shape(run, tmp_path):
     assert result.exit_code == 1 and "bad --input-shape '1,x,3'" in result.output
 
 
-def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, tmp_path):
+@pytest.fixture(scope="module")
+def searched(tiny_keras, tmp_path_factory):
+    """The tiny Keras CNN searched for android (int8, int8-dynamic, fp16, fp32): every proven
+    candidate stays in the output, the deliverable in deploy/ beside its edgekit.json."""
+    import numpy as np
+
     import edgekit
-    result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", precision="fp32")
-    artifact = str(result.out / result.report["artifacts"][0]["path"])
+    folder = tmp_path_factory.mktemp("searched")
+    base = np.random.default_rng(0).random((64, 4, 4, 3), dtype=np.float32)
+    np.savez(folder / "eval.npz", x=np.kron(base, np.ones((1, 2, 2, 1), np.float32)))  # smooth
+    result = edgekit.convert(str(tiny_keras), "android", folder / "out", eval_data=folder / "eval.npz",
+                             bench_runs=0)
+    made = {row["precision"]: result.out / row["path"]
+            for row in result.report["intermediates"] + result.report["artifacts"]
+            if row["format"] == "tflite"}
+    return {"eval": str(folder / "eval.npz"), "made": made,
+            "deploy": result.out / result.report["deliverables"][0]["path"],
+            "deploy_precision": result.report["deliverables"][0]["precision"]}
+
+
+def test_validate_judges_an_int8_artifact_as_int8_and_precision_overrides(run, tiny_keras, searched):
+    int8 = str(searched["made"]["int8"])  # a step folder's model: no edgekit.json beside it
+    judged = run("validate", str(tiny_keras), int8, "--eval", searched["eval"])
+    assert judged.exit_code == 0, judged.output
+    assert "judged as int8: read from its tensor types" in judged.output
+    forced = run("validate", str(tiny_keras), int8, "--eval", searched["eval"], "--precision", "fp32")
+    assert forced.exit_code == 2 and "judged as fp32: --precision" in forced.output
+    assert "max abs error" in forced.output  # fp32's tolerance is what fails it
+    typo = run("validate", str(tiny_keras), int8, "--precision", "int7")
+    assert typo.exit_code == 1 and typo.output.startswith("Error: unknown --precision 'int7'")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8-dynamic"])
+def test_validate_reads_each_precision_from_the_model(run, tiny_keras, searched, precision):
+    result = run("validate", str(tiny_keras), str(searched["made"][precision]), "--eval",
+                 searched["eval"], "--json")
+    reply = json.loads(result.output)
+    assert result.exit_code == 0 and reply["precision"] == precision, result.output
+    assert reply["precision_from"] in ("read from its tensor types", "no quantization found in the model")
+
+
+def test_validate_trusts_edgekit_json_only_for_the_model_it_describes(run, tiny_keras, searched, tmp_path):
+    import shutil
+    deploy = searched["deploy"]
+    reply = json.loads(run("validate", str(tiny_keras), str(deploy), "--json").output)
+    assert (reply["precision"], reply["precision_from"]) == (searched["deploy_precision"],
+                                                              "edgekit.json beside it")
+    other = "fp32" if searched["deploy_precision"] != "fp32" else "int8"
+    shutil.copytree(deploy.parent, tmp_path / "deploy")
+    shutil.copyfile(searched["made"][other], tmp_path / "deploy" / deploy.name)  # not the one described
+    reply = json.loads(run("validate", str(tiny_keras), str(tmp_path / "deploy" / deploy.name),
+                           "--json").output)
+    assert reply["precision"] == other and reply["precision_from"] != "edgekit.json beside it"
+
+
+def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, searched, tmp_path):
+    artifact = str(searched["made"]["fp32"])
     good = run("validate", str(tiny_keras), artifact)
     assert good.exit_code == 0 and "PASSED" in good.output and "LiteRT interpreter" in good.output
     other = tmp_path / "other.keras"

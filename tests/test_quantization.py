@@ -21,6 +21,12 @@ def only_artifact(result):
     return artifact
 
 
+def read_precision(result, artifact) -> str:
+    """What `edgekit validate` reads from the artifact itself (not from an edgekit.json)."""
+    from edgekit.artifact_precision import READERS
+    return READERS[artifact["format"]](result.out / artifact["path"])
+
+
 @pytest.mark.parametrize("precision", ["fp16", "int8-dynamic", "int8", "int16x8"])
 def test_keras_tflite_precisions(tiny_keras, eval_file, tmp_path, precision):
     result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", eval_data=eval_file,
@@ -28,6 +34,7 @@ def test_keras_tflite_precisions(tiny_keras, eval_file, tmp_path, precision):
     artifact = only_artifact(result)
     assert artifact["passed"], artifact["problems"]
     assert artifact["precision"] == precision and artifact["size_ratio_fp32"] < 1.0
+    assert read_precision(result, artifact) == precision
     fp32 = [i for i in result.report["intermediates"] if i["format"] == "tflite"]
     assert fp32 and fp32[0]["precision"] == "fp32"  # the counterpart it is measured against
     assert (result.report["calibration"] is not None) == (precision in ("int8", "int16x8"))
@@ -43,6 +50,7 @@ def test_onnx_precisions(tiny_onnx, eval_file, tmp_path, precision):
     ops = describe(open_any(str(result.out / artifact["path"])))["ops"]
     expected = {"fp16": "Cast", "int8-dynamic": "DynamicQuantizeLinear", "int8": "QuantizeLinear"}
     assert expected[precision] in ops, ops
+    assert read_precision(result, artifact) == precision
 
 
 @pytest.mark.parametrize("method", ["entropy", "percentile"])
@@ -57,6 +65,7 @@ def test_tfjs_weight_quantization_shrinks_the_download(tiny_keras, tmp_path, pre
     result = edgekit.convert(str(tiny_keras), "web", tmp_path / "out", precision=precision)
     artifact = only_artifact(result)
     assert artifact["passed"] and artifact["size_ratio_fp32"] < 0.9  # model.json overhead on a tiny model
+    assert read_precision(result, artifact) == precision
     assert any("download only" in note for note in artifact["notes"])
 
 
