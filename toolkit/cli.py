@@ -278,8 +278,11 @@ def demo(artifact, port):
 
     from . import demo as web
     from .serve import start, url
-    model_dir = web.find_model_dir(Path(artifact)) if artifact else web.sample_model(
-        lambda m: click.echo(m, err=True))
+    if artifact:
+        model_dir = web.find_model_dir(Path(artifact))
+    else:
+        with _progress(False) as progress:  # the sample is converted on first use
+            model_dir = web.sample_model(progress)
     web.check_metadata(model_dir)
     try:
         server = start(web.routes(model_dir), port)

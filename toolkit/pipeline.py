@@ -124,6 +124,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         timings = _time_source_and_gpu(plan, data, workshop, outcomes, bench_runs, progress)
         for message in warnings:
             warn(message)
+        progress("writing report.json, report.md and report.html")
         report = build(Record(plan, data, source_accuracy, workshop, outcomes, deliverables,
                               work, _versions(plan, workshop), calibration, pruning, source,
                               timings, warnings))
