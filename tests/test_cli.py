@@ -153,3 +153,18 @@ def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, 
     model.save(other)
     bad = run("validate", str(other), artifact)
     assert bad.exit_code == 2 and "FAILED" in bad.output
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_bench_json_keeps_stdout_clean_and_progress_on_stderr(searched, quiet):
+    from test_progress import LINE
+    edgekit = Path(sys.executable).with_name("edgekit")
+    run = subprocess.run([str(edgekit), "bench", str(searched["made"]["int8"]), "--runs", "5",
+                          "--warmup", "1", "--json", *(["--quiet"] if quiet else [])],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["runs"] == 5  # stdout is the JSON and nothing else
+    steps = [LINE.match(line)["message"] for line in run.stderr.splitlines()]  # None: not a step
+    assert steps == ([] if quiet else [f"loading {searched['made']['int8']}",
+                                       "timing 1 warm-up and 5 timed runs on 1 thread(s)",
+                                       "estimating the work (MACs) and the device's lower bound"])
