@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-GRACE_S = 2.0  # a step's line waits this long for the step to end
+GRACE_S = 1.0  # a step's line waits this long for the step to end
 
 
 def clock(seconds: float) -> str:
