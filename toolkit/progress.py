@@ -45,10 +45,10 @@ def _own_stderr():
     sys.stderr itself (click's CliRunner, a test's StringIO)."""
     stream = sys.stderr
     try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
+        fd = os.dup(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # also no stderr at all (`2>&-`)
         return stream, False
-    return os.fdopen(os.dup(fd), "w", encoding=getattr(stream, "encoding", None) or "utf-8",
+    return os.fdopen(fd, "w", encoding=getattr(stream, "encoding", None) or "utf-8",
                      errors="replace"), True
 
 
@@ -177,7 +177,7 @@ class Progress:
         text = f"Warning: {message}"
         if self.shown is not None:
             self.shown.note(text)
-        else:
+        elif self.stream is not None:
             self.stream.write(text + "\n")
             self.stream.flush()
 
