@@ -22,6 +22,7 @@ class StepContext:
     float_nodes: tuple[str, ...] = ()  # layers to keep in float (accuracy-aware mode)
     options: tuple[tuple[str, object], ...] = ()  # converter options of this step's variant
     work_dir: Path | None = None  # scratch space inside the run's temporary folder
+    log: Path | None = None  # where this step's tools write their full output (OUT/logs/)
     # for the metadata written beside TF.js models (read by the browser demo)
     labels: tuple[str, ...] = ()
     input_range: tuple[float, float] = (0.0, 1.0)
@@ -29,6 +30,10 @@ class StepContext:
     # results a tool produced once for several steps (onnx2tf writes SavedModel and TFLite):
     # a memo shared by the run's steps, keyed by the tool's input and options
     cache: dict = field(default_factory=dict)
+
+    def log_file(self, tool: str) -> Path:
+        """The step's log (or, outside a run, one in the scratch folder named after the tool)."""
+        return self.log or Path(self.work_dir) / f"{tool}.log"
 
     def option(self, name: str, default=None):
         return dict(self.options).get(name, default)

@@ -69,7 +69,7 @@ def _user_code_box(path: Path):
     except SystemExit as exit_:
         raise InputError(f"{path} called sys.exit({exit_.code!r}) while building the model "
                          "(a script's command-line handling at import?); keep the model "
-                         "factory importable without side effects") from None
+                         "factory importable without side effects") from exit_
     finally:
         sys.argv = saved_argv
         sys.path.remove(str(path.parent))

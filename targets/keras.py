@@ -38,8 +38,8 @@ def _load(path: str, safe: bool, version: tuple):
     except Exception as error:  # Keras raises many types for a bad file
         if safe and "Lambda" in str(error):
             raise InputError(f"{path} holds a Lambda layer with Python code, which edgekit does "
-                             f"not run by default; if you trust this file, pass {UNSAFE_FLAG}") from None
-        raise InputError(f"cannot load Keras model {path}: {first_line(error)}") from None
+                             f"not run by default; if you trust this file, pass {UNSAFE_FLAG}") from error
+        raise InputError(f"cannot load Keras model {path}: {first_line(error)}") from error
 
 
 def model_of(handle: ModelHandle):
@@ -66,7 +66,7 @@ def _built(path: str, factory: str, weights: str, shapes: tuple, version: tuple)
             model.load_weights(weights)
         except Exception as error:
             raise InputError(f"cannot load weights {weights} into {path}:{factory}(): "
-                             f"{first_line(error)}") from None
+                             f"{first_line(error)}") from error
     if _inputs_of(model) or not shapes:
         return model
     inputs = [keras.Input(shape[1:], dtype=dtype, batch_size=shape[0]) for shape, dtype in shapes]
@@ -74,7 +74,7 @@ def _built(path: str, factory: str, weights: str, shapes: tuple, version: tuple)
         outputs = model(inputs if len(inputs) > 1 else inputs[0])
     except Exception as error:
         raise InputError(f"{path}:{factory}() did not build on inputs of shape "
-                         f"{[s for s, _ in shapes]}: {first_line(error)}") from None
+                         f"{[s for s, _ in shapes]}: {first_line(error)}") from error
     return keras.Model(inputs, outputs, name=getattr(model, "name", factory))
 
 

@@ -29,7 +29,7 @@ def load_proto(path: Path):
     try:
         return onnx.load(str(path), load_external_data=False)
     except Exception as error:
-        raise InputError(f"cannot load ONNX model {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load ONNX model {path}: {first_line(error)}") from error
 
 
 def external_data_files(path: Path) -> list[Path]:
@@ -174,7 +174,7 @@ def session(path: Path, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:
-        raise InputError(f"onnxruntime cannot load {path}: {first_line(error)}") from None
+        raise InputError(f"onnxruntime cannot load {path}: {first_line(error)}") from error
 
 
 def make_runner(handle: ModelHandle, threads: int | None = None):
@@ -215,15 +215,14 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
                                   opset_version=OPSET, dynamo=False)
     except Exception as error:
         raise ConversionError("torch -> onnx (torch.onnx.export)", str(source.path),
-                              first_line(error)) from None
+                              first_line(error)) from error
     return open_handle(out_dir / FILE_NAME, source)
 
 
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     argv = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(source.path),
             "--output", str(out_dir / FILE_NAME), "--opset", str(OPSET)]
-    run_tool("savedmodel -> onnx (tf2onnx)", source.path, argv, cwd=out_dir,
-             log=Path(ctx.work_dir) / "tf2onnx.log")
+    run_tool("savedmodel -> onnx (tf2onnx)", source.path, argv, cwd=out_dir, log=ctx.log_file("tf2onnx"))
     return open_handle(out_dir / FILE_NAME, source)
 
 
@@ -238,7 +237,7 @@ def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
             PRECISIONS[ctx.precision].hooks["onnx"](Path(source.path), target, ctx, source)
     except Exception as error:
         raise ConversionError(f"onnx -> onnx {ctx.precision} (onnxruntime.quantization)",
-                              str(source.path), first_line(error)) from None
+                              str(source.path), first_line(error)) from error
     return open_handle(target, source)
 
 

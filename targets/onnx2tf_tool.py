@@ -91,10 +91,11 @@ def _run(source: ModelHandle, ctx) -> Path:
     fixed = _fixed_by_user(source) if "batch-one" not in _options(ctx) else []
     if fixed:  # dynamic dimensions the user fixed with --input-shape
         argv += ["-ois", *fixed]
+    log = ctx.log_file("onnx2tf")
     try:
-        run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=work / "onnx2tf.log")
+        run_tool("onnx -> tensorflow (onnx2tf)", source.path, argv, cwd=work, log=log)
     except ConversionError as error:
-        node = failing_node((work / "onnx2tf.log").read_text(errors="replace"), model)
+        node = failing_node(log.read_text(errors="replace"), model)
         if node:
             error.args = (str(error).replace(f"{source.path}: ", f"{source.path}: at {node}: ", 1),)
         raise

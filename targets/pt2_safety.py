@@ -51,7 +51,7 @@ def load(path):
     except EdgekitError:
         raise
     except Exception as error:  # a damaged archive: torch raises many types
-        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from error
 
 
 def refusal(path, member: str, why: str) -> InputError:
@@ -89,7 +89,7 @@ class _Archive:
             return torch.load(io.BytesIO(data), weights_only=True)
         except Exception as error:
             raise refusal(self.path, member, "is a pickle torch's weights-only unpickler "
-                          f"rejects ({_unpickler_reason(error)})") from None
+                          f"rejects ({_unpickler_reason(error)})") from error
 
 
 def _unpickler_reason(error: Exception) -> str:
@@ -121,7 +121,7 @@ def _load_inert(path: Path):
         import torch
         raise InputError(f"edgekit's safe .pt2 loader does not know this torch ({torch.__version__}: "
                          f"{first_line(error)}); {path} can only be loaded by torch itself: pass "
-                         f"{UNSAFE_FLAG} if you trust the file") from None
+                         f"{UNSAFE_FLAG} if you trust the file") from error
     _refuse_legacy_layout(path)
     archive = _Archive(path, parts)
     version = archive.read(parts.ARCHIVE_VERSION_PATH).decode(errors="replace")

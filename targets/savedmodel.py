@@ -35,7 +35,7 @@ def _load(path: str, version: tuple):
     try:
         loaded = tf.saved_model.load(path)
     except Exception as error:
-        raise InputError(f"cannot load SavedModel {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load SavedModel {path}: {first_line(error)}") from error
     if SIGNATURE not in loaded.signatures:
         raise InputError(f"SavedModel {path} has no '{SIGNATURE}' signature "
                          f"(it has: {', '.join(loaded.signatures) or 'none'})")
@@ -93,7 +93,7 @@ def from_keras(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     try:
         model.export(str(target), format="tf_saved_model", verbose=False)
     except Exception as error:
-        raise ConversionError("keras -> savedmodel", str(source.path), first_line(error)) from None
+        raise ConversionError("keras -> savedmodel", str(source.path), first_line(error)) from error
     return open_handle(target)
 
 

@@ -96,7 +96,7 @@ def _parse(folder: Path):
             text_format.Parse(read_text(path), proto)
     except Exception as error:  # missing file, protobuf's DecodeError/ParseError and friends
         raise InputError(f"{path} is not a readable SavedModel ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
+                         f"{str(error).splitlines()[0] if str(error) else ''})") from error
     return proto
 
 

@@ -198,7 +198,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
                                              quantization_dtype_map=hook(ctx) if hook else None)
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
-                              first_line(error)) from None
+                              first_line(error)) from error
     handle = open_handle(target, source)
     write_metadata(handle, ctx)
     stripped = _debug_ops(source)

@@ -38,7 +38,7 @@ def interpreter(path: Path, threads: int | None = None):
             loaded.allocate_tensors()
         return loaded
     except Exception as error:
-        raise InputError(f"cannot load TFLite model {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load TFLite model {path}: {first_line(error)}") from error
 
 
 def _spec(detail: dict, names: dict[int, str]) -> TensorSpec:
@@ -159,7 +159,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
             flatbuffer = flatbuffer or converter.convert()  # a hook may build the model itself
     except Exception as error:
         raise ConversionError(f"savedmodel -> tflite ({ctx.precision})", str(source.path),
-                              first_line(error)) from None
+                              first_line(error)) from error
     (out_dir / FILE_NAME).write_bytes(flatbuffer)
     return open_handle(out_dir / FILE_NAME, source)
 
@@ -176,7 +176,7 @@ def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
             litert_torch.convert(module, example).export(str(out_dir / FILE_NAME))
     except Exception as error:
         raise ConversionError("torch -> tflite (litert-torch)", str(source.path),
-                              first_line(error)) from None
+                              first_line(error)) from error
     return open_handle(out_dir / FILE_NAME, source)
 
 

@@ -275,7 +275,7 @@ def _with_signature(model: bytes, step: str, src: Path) -> bytes:
         return bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
     except Exception as error:
         raise ConversionError(step, str(src), f"adding a signature to a model without one: "
-                                              f"{first_line(error)}") from None
+                                              f"{first_line(error)}") from error
 
 
 def _text(value) -> str:

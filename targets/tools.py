@@ -1,9 +1,9 @@
 """Running a converter's command-line tool in its own process.
 
 Used for tools that are safest out of process (tf2onnx's CLI, onnx2tf, which also shells
-out to onnxsim and writes into its working directory). The full output goes to a log
-file in the step's folder; a failure becomes a ConversionError naming the step, the input
-and the tool's most telling line.
+out to onnxsim and writes into its working directory). The full output goes to the step's
+log (OUT/logs/NN_step.log); a failure becomes a ConversionError naming the step, the input,
+the tool's most telling line and the log.
 """
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ def run_tool(step: str, source: Path, argv: list[str], cwd: Path, log: Path) -> 
     # the venv's bin/ first: onnx2tf finds `onnxsim` on PATH and silently skips it otherwise
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    log.write_text(f"$ {' '.join(argv)}\n{result.stdout}\n{result.stderr}")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:  # a step may run several tools
+        out.write(f"$ {' '.join(argv)}\n{result.stdout}\n{result.stderr}\n")
     if result.returncode != 0:
-        raise ConversionError(step, str(source), telling_line(result.stdout + result.stderr))
+        raise ConversionError(step, str(source), f"{telling_line(result.stdout + result.stderr)} "
+                                                 f"(full output: {log})")
 
 
 def telling_line(output: str) -> str:

@@ -50,7 +50,7 @@ def _load(path: str, factory: str | None, weights: str | None, trusted: bool, ve
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from error
     return module
 
 
@@ -75,7 +75,7 @@ def recorded_shapes(path: Path) -> tuple[tuple[int, ...], ...]:
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from None
+        raise InputError(f"cannot load PyTorch model {path}: {first_line(error)}") from error
     return tuple(tuple(a.shape) for a in args)
 
 
@@ -94,7 +94,7 @@ def _state_dict(weights: str) -> dict:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as error:
         raise InputError(f"cannot load weights {weights} safely (weights_only=True): "
-                         f"{first_line(error)}") from None
+                         f"{first_line(error)}") from error
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # the common {"state_dict": ..., "epoch": ...} checkpoint
     if not isinstance(state, dict):
@@ -144,7 +144,7 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
         outputs = make_runner(handle)([np.zeros((batch or 1, *s.shape[1:]), s.dtype) for s in inputs])
     except Exception as error:
         raise InputError(f"{path} did not run on inputs of shape "
-                         f"{list(shapes)}: {first_line(error)}") from None
+                         f"{list(shapes)}: {first_line(error)}") from error
     output_specs = [TensorSpec(f"output_{i}", (batch, *o.shape[1:]), o.dtype.name,
                                default_layout(o.shape, channels_first=True))
                     for i, o in enumerate(outputs)]

@@ -79,7 +79,7 @@ def check_storages(path: Path) -> None:
         raise
     except Exception as error:  # a pickle the scanner cannot follow: torch would fail too
         raise InputError(f"{path} is not a readable PyTorch archive ({type(error).__name__}: "
-                         f"{str(error)[:120]})") from None
+                         f"{str(error)[:120]})") from error
 
 
 def _check_one(pid: tuple, folder: str, members: dict, path: Path) -> None:

@@ -2,6 +2,7 @@
 shapes from the data, outputs matched by name, fixed batches, batch not on axis 0."""
 import base64
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -300,3 +301,36 @@ def test_a_factory_returning_a_keras_model_is_a_keras_source(tmp_path, capfd):
     drift = result.report["artifacts"][0]["drift"]
     assert drift["max_abs_error"] < 1e-5
     assert "cuInit" not in capfd.readouterr().err
+
+
+def _if_with_outer_scope(path):
+    """An If whose branches read a tensor of the outer graph (silero-vad's decoder does):
+    onnx2tf 1.29 fails on it with KeyError."""
+    from onnx import helper, numpy_helper
+
+    from test_safety import onnx_model, tensor
+    branch = helper.make_graph([helper.make_node("Mul", ["x", "two"], ["a"], name="/then/Mul")],
+                               "then", [], [tensor("a", ["n", 4])])
+    return onnx_model(path, [
+        helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0, name="/sum"),
+        helper.make_node("Greater", ["s", "zero"], ["c"], name="/cond"),
+        helper.make_node("If", ["c"], ["y"], name="/model/If_1", then_branch=branch, else_branch=branch)],
+        [tensor("x", [1, 4])], [tensor("y", ["n", 4])],
+        [numpy_helper.from_array(np.array(2, np.float32), "two"),
+         numpy_helper.from_array(np.array(0, np.float32), "zero")])
+
+
+@pytest.mark.slow
+def test_a_format_no_route_reaches_names_the_node_and_keeps_the_tool_log(tmp_path):
+    """Every TFLite route fails in onnx2tf: exit 1 naming the node and its op, once, and the
+    tool's full output kept where the error line says (the run's folder is gone)."""
+    import re
+
+    from test_safety import run_cli
+    model = _if_with_outer_scope(tmp_path / "if.onnx")
+    code, output = run_cli("convert", model, "-t", "android", "--out", tmp_path / "out")
+    assert code == 1 and "at node '/model/If_1' (If)" in output
+    assert output.count("at node") == 1
+    log = Path(re.search(r"full output: (\S+\.log)\)", output).group(1))
+    assert "onnx2tf" in log.read_text() and "onnx_op_name" in log.read_text()
+    assert not (tmp_path / "out").exists()

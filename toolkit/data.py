@@ -131,7 +131,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             return {key: loaded[key] for key in loaded.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise InputError(f"cannot read evaluation data {path} (.npz or .npy expected, "
-                         f"no pickled objects): {first_line(error)}") from None
+                         f"no pickled objects): {first_line(error)}") from error
 
 
 def array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:

@@ -113,7 +113,7 @@ def _zip_format(path: Path) -> str:
             archive.testzip()
             _check_local_headers(path, archive.infolist())
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        raise InputError(f"{path} is a corrupt or truncated archive ({error})") from None
+        raise InputError(f"{path} is a corrupt or truncated archive ({error})") from error
     base = {name.split("/", 1)[-1] for name in names}
     if "config.json" in names and "model.weights.h5" in names:
         return "keras"

@@ -86,7 +86,7 @@ def load_folder(folder: Path, spec: TensorSpec, preprocess: Preprocess, limit: i
                     pixels = np.asarray(image, np.float32)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError,
                 Image.DecompressionBombWarning) as error:
-            raise InputError(f"cannot decode image {path}: {first_line(error)}") from None
+            raise InputError(f"cannot decode image {path}: {first_line(error)}") from error
         pixels = pixels[..., None] if pixels.ndim == 2 else pixels
         batch.append(pixels[..., ::-1] if channels == "bgr" else pixels)
     array = np.stack(batch) * preprocess.scale

@@ -85,9 +85,9 @@ def load(path: Path, shape, what: str, inside: Path | None = None) -> dict:
         relative = Path(path).relative_to(inside) if inside is not None else path
         value = json.loads(read_text(relative, inside), parse_constant=_refuse_non_finite)
     except ValueError as error:  # JSONDecodeError, or a bare NaN/Infinity
-        raise InputError(f"{path} is not valid JSON ({error})") from None
+        raise InputError(f"{path} is not valid JSON ({error})") from error
     try:
         check(value, shape)
     except ShapeError as error:
-        raise InputError(f"{path} is not {what}: {error}") from None
+        raise InputError(f"{path} is not {what}: {error}") from error
     return value

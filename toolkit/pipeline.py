@@ -9,6 +9,7 @@ folder moved into place at the end.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from .targets.context import StepContext
 from .tensors import feed_for, sample_shape, with_sample_shape
 from .labels import chance_warning
 from .validate import random_inputs_that_run, reference_outputs, with_label_output
-from .workshop import Workshop
+from .workshop import LOGS, Workshop
 from .workspace import OutputFolder
 
 
@@ -200,11 +201,18 @@ def _static_from_data(source, data):
 @contextmanager
 def _paths_as_final(work: Path, final: Path):
     """Errors name files by where they would have been written, not by the temporary
-    folder that is deleted with them."""
+    folder that is deleted with them; the tools' logs of a failed run are moved out of it
+    first, to a folder of their own that the error names."""
     try:
         yield
     except EdgekitError as error:
-        error.args = (str(error).replace(str(work), str(final)),)
+        message, logs = str(error), work / LOGS
+        if logs.is_dir() and any(logs.iterdir()):
+            kept = Path(tempfile.mkdtemp(prefix="edgekit-logs-"))
+            shutil.move(str(logs), kept)
+            message = message.replace(str(logs), str(kept / LOGS))
+            message += f" (tool logs: {kept / LOGS})" if str(kept) not in message else ""
+        error.args = (message.replace(str(work), str(final)),)
         raise
 
 

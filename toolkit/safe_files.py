@@ -35,7 +35,7 @@ def read_bytes(path: Path, inside: Path | None = None, limit: int = DEFAULT_LIMI
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as error:
-        raise InputError(f"cannot open {path}: {error.strerror}") from None
+        raise InputError(f"cannot open {path}: {error.strerror}") from error
     with os.fdopen(descriptor, "rb") as handle:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
@@ -45,7 +45,7 @@ def read_bytes(path: Path, inside: Path | None = None, limit: int = DEFAULT_LIMI
         try:
             return handle.read()
         except OSError as error:
-            raise InputError(f"cannot read {path}: {error.strerror}") from None
+            raise InputError(f"cannot read {path}: {error.strerror}") from error
 
 
 def read_text(path: Path, inside: Path | None = None, limit: int = DEFAULT_LIMIT) -> str:
@@ -53,7 +53,7 @@ def read_text(path: Path, inside: Path | None = None, limit: int = DEFAULT_LIMIT
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise InputError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
 
 
 def regular_file(path: Path, inside: Path | None = None) -> Path:
@@ -62,7 +62,7 @@ def regular_file(path: Path, inside: Path | None = None) -> Path:
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
-        raise InputError(f"cannot open {path}: {error.strerror}") from None
+        raise InputError(f"cannot open {path}: {error.strerror}") from error
     if not stat.S_ISREG(mode):
         raise InputError(f"{path} is not a regular file (a pipe, socket, device or folder)")
     return path
@@ -78,7 +78,7 @@ def check_folder(folder: Path) -> None:
         try:
             mode = os.stat(entry).st_mode
         except OSError as error:
-            raise InputError(f"cannot open {entry}: {error.strerror}") from None
+            raise InputError(f"cannot open {entry}: {error.strerror}") from error
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise InputError(f"{entry} is not a regular file (a pipe, socket or device); a model "
                              "folder holds only files and folders")

@@ -46,6 +46,9 @@ def _part_for(variant: Variant, converter) -> Variant:
     return Variant(variant.name, options=options) if options else Variant()
 
 
+LOGS = "logs"  # OUT/logs/NN_step.log: each step's full tool output
+
+
 class Workshop:
     def __init__(self, source, data, reference, work: Path, context, budgets, source_accuracy,
                  timer=None, progress=lambda message: None, has_calibration: bool = False):
@@ -118,7 +121,7 @@ class Workshop:
                       f"{' [' + variant.name + ']' if variant.name else ''} ({converter.tool})")
         (self.work / folder).mkdir()
         ctx = replace(self.context, precision=precision, float_nodes=variant.float_nodes,
-                      options=variant.options)
+                      options=variant.options, log=self.work / LOGS / f"{folder}.log")
         try:
             handle = converter.run(parent, self.work / folder, ctx)
         except EdgekitError as error:

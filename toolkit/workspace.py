@@ -69,7 +69,7 @@ class OutputFolder:
         try:
             self._check(protected)
         except OSError as error:  # e.g. a parent folder one may not list
-            raise InputError(f"cannot use --out {self.final}: {error.strerror}") from None
+            raise InputError(f"cannot use --out {self.final}: {error.strerror}") from error
 
     def _check(self, protected: tuple[Path, ...]) -> None:
         # the work folder's name is --out's plus ~40 characters; file systems allow 255
@@ -103,7 +103,7 @@ class OutputFolder:
             self.temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700)
         except OSError as error:
             self._remove_created()
-            raise InputError(f"cannot write to {self.final.parent}: {error.strerror}") from None
+            raise InputError(f"cannot write to {self.final.parent}: {error.strerror}") from error
         return self.temp
 
     def _sweep_abandoned(self) -> None:
