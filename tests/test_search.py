@@ -122,3 +122,22 @@ def test_without_timings_the_first_proven_in_policy_order_is_chosen():
     shop = Untimed({("fp32", "conv", ""): (PASSED, 1.0, 400), ("int8", "conv", ""): (PASSED, 1.0, 100)})
     outcome = search("tflite", ORDER, shop, PHONE)
     assert outcome.chosen.candidate.precision == "int8" and "not timed" in outcome.chosen.reason
+
+
+def test_layers_kept_in_float_stop_at_a_share_of_the_graph():
+    """1, 2, 4, ... layers in float, but never more than MAX_FLOAT_SHARE of the ranked ones
+    (242 of PaddleOCR's layers in float gave an 'int8' model of fp32 size)."""
+    from types import SimpleNamespace
+
+    from edgekit.candidates import MAX_FLOAT_SHARE, Followups
+    ranking = [SimpleNamespace(tensor=f"t{i}", nodes=(f"n{i}",)) for i in range(20)]
+    followups = Followups((), lambda c: ranking)
+    quantizer = SimpleNamespace(tool="quantizer", keeps_float=True)
+    tried, trial = [], Trial(Candidate("tflite", (quantizer,), "int8"), FAILED)
+    while True:
+        following = followups(trial)
+        if not following:
+            break
+        tried.append(following[0].variant.layers_in_float)
+        trial = Trial(following[0], FAILED)
+    assert tried == [1, 2, 4, 5] and max(tried) == int(20 * MAX_FLOAT_SHARE)

@@ -9,8 +9,8 @@ A precision that needs calibration data is skipped (with the reason) when there 
 
 Follow-ups of a failed candidate come right behind it:
 - int8 out of budget: the layers int8 damages most kept in float, 1, 2, 4, ... of them
-  (ranked once per route by the format's `rank_layers`), unless the profile needs a
-  fully integer model;
+  (ranked once per route by the format's `rank_layers`), at most MAX_FLOAT_SHARE of them,
+  unless the profile needs a fully integer model;
 - a converter that failed may offer option variants (Converter.variants: e.g. onnx2tf
   flags), each tried once.
 """
@@ -22,6 +22,10 @@ from .quantize import PRECISIONS
 from .search import ERROR, FAILED, Candidate, Trial, Variant
 
 FP32 = "fp32"
+# Beyond a quarter of the quantizable layers in float, an "int8" model keeps too little of
+# int8's size and speed to be worth its drift (PaddleOCR's detector reached 242 layers in
+# float at 1.00x the fp32 size): the search moves on to the next precision instead.
+MAX_FLOAT_SHARE = 0.25
 
 
 def ordered(source_fmt: str, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
@@ -74,8 +78,9 @@ class Followups:
             self.rankings[key] = self.rank(candidate)
         ranking = self.rankings[key]
         count = candidate.variant.layers_in_float
-        following = 1 if count == 0 else min(count * 2, len(ranking) - 1)
-        if following <= count:  # all of them in float would be fp32
+        most = max(1, int(len(ranking) * MAX_FLOAT_SHARE)) if len(ranking) > 1 else 0
+        following = 1 if count == 0 else min(count * 2, most)
+        if following <= count or following > most:
             return []
         layers = ranking[:following]
         return [Candidate(candidate.fmt, candidate.route, candidate.precision,
