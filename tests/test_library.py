@@ -57,3 +57,11 @@ def test_a_conversion_leaves_the_callers_process_as_it_was(tiny_torch, tmp_path)
              normalize_bias_add.normalize_bias_add_op, conversion.optimize_graph,
              conversion._run_grappler)
     assert after == before
+
+
+def test_the_api_checks_options_before_any_work(tiny_keras, tmp_path):
+    """calib_method='kl' through the API started work and failed late with KeyError."""
+    from edgekit.errors import UnsupportedError
+    with pytest.raises(UnsupportedError, match="unknown calibration method 'kl'; valid: minmax"):
+        edgekit.convert(str(tiny_keras), "android", tmp_path / "out", calib_method="kl")
+    assert not (tmp_path / "out").exists()

@@ -20,13 +20,13 @@ from .candidates import Followups, ordered
 from .data import load_eval
 from .deploy import deploy
 from .drift import accuracy, constant_outputs
-from .errors import ConversionError, EdgekitError, InputError, first_line, root_cause
+from .errors import ConversionError, EdgekitError, InputError, UnsupportedError, first_line, root_cause
 from .loading import check_labels, open_model, parse_labels
 from .plan import Plan, check_profile, make_plan
 from .profile import get_profile
 from .pruning import PruneSpec, methods, prune_source
 from .pruning import check as check_pruning
-from .quantize import PRECISIONS
+from .quantize import CALIBRATION_METHODS, PRECISIONS
 from .report import Record, build, write
 from .search import Outcome, search
 from .targets.context import StepContext
@@ -65,6 +65,9 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     `label_output` (a name or index) is the output the labels score."""
     profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
+    if calib_method not in CALIBRATION_METHODS:
+        raise UnsupportedError(f"unknown calibration method '{calib_method}'; "
+                               f"valid: {', '.join(CALIBRATION_METHODS)}")
     if calib is not None and not Path(calib).exists():
         raise InputError(f"no such calibration data: {calib}")
     for fmt in profile.formats:  # a policy that is all calibrated precisions needs data
