@@ -17,8 +17,11 @@ DISTRIBUTION = "edgekit-toolkit"  # our name on PyPI; `edgekit` there is another
 
 class OptionalPackage(NamedTuple):
     package: str  # what pip installs
-    extra: str  # the extra of DISTRIBUTION that brings it
+    extra: str  # the extra of DISTRIBUTION that brings it (or, with no_deps, that it goes beside)
     subject: str  # what edgekit reads or makes with it ("inspect of ONNX needs ...")
+    # Installed apart with --no-deps: its declared pins contradict TensorFlow 2.21, so no
+    # extra can hold it (see pyproject.toml)
+    no_deps: bool = False
 
 
 # Keyed by the top-level module a ModuleNotFoundError names.
@@ -30,8 +33,8 @@ OPTIONAL = {
     "tf_keras": OptionalPackage("tf-keras", "convert", "Keras 2"),
     "torch": OptionalPackage("torch", "convert", "PyTorch"),
     "torch_pruning": OptionalPackage("torch-pruning", "convert", "channel pruning"),
-    "tensorflowjs": OptionalPackage("tensorflowjs", "convert", "TF.js"),
-    "onnx2tf": OptionalPackage("onnx2tf", "convert", "ONNX to TensorFlow"),
+    "tensorflowjs": OptionalPackage("tensorflowjs", "convert", "TF.js", no_deps=True),
+    "onnx2tf": OptionalPackage("onnx2tf", "convert", "ONNX to TensorFlow", no_deps=True),
     "tf2onnx": OptionalPackage("tf2onnx", "convert", "TensorFlow to ONNX"),
     "litert_torch": OptionalPackage("litert-torch", "convert", "PyTorch to TFLite"),
     "ai_edge_quantizer": OptionalPackage("ai-edge-quantizer", "convert", "TFLite quantization"),
@@ -44,18 +47,23 @@ OPTIONAL = {
 }
 
 
-def install_command(extra: str) -> str:
-    return f"pip install '{DISTRIBUTION}[{extra}]'"
+def install_command(extra: str, no_deps: tuple[str, ...] = ()) -> str:
+    command = f"pip install '{DISTRIBUTION}[{extra}]'"
+    if no_deps:
+        command += (f", then pip install --no-deps {' '.join(no_deps)} (their declared pins "
+                    "conflict with TensorFlow 2.21; versions in requirements/lock.txt)")
+    return command
 
 
 def install_for(packages) -> str:
     """The pip command bringing these distributions: our extras, never the bare packages
     (`pip install onnx2tf` alone would downgrade TensorFlow to the version it pins)."""
-    by_package = {found.package: found.extra for found in OPTIONAL.values()}
-    extras = {by_package.get(package, "convert") for package in packages}
+    known = {found.package: found for found in OPTIONAL.values()}
+    extras = {known[p].extra if p in known else "convert" for p in packages}
     if "convert" in extras:
         extras.discard("runtime")  # [convert] includes [runtime]
-    return install_command(",".join(sorted(extras)))
+    no_deps = tuple(p for p in packages if p in known and known[p].no_deps)
+    return install_command(",".join(sorted(extras)), no_deps)
 
 
 def missing_dependency(error: BaseException, command: str | None = None) -> MissingDependencyError | None:
@@ -67,7 +75,8 @@ def missing_dependency(error: BaseException, command: str | None = None) -> Miss
     if found is None:
         return None
     what = f"{command} of {found.subject}" if command else found.subject
-    return NeedsExtra(f"{what} needs the {found.package} package: {install_command(found.extra)}")
+    install = install_command(found.extra, (found.package,) if found.no_deps else ())
+    return NeedsExtra(f"{what} needs the {found.package} package: {install}")
 
 
 class NeedsExtra(MissingDependencyError):
