@@ -6,7 +6,7 @@ SETUP_STAMP := $(VENV)/.edgekit-setup
 NPM_STAMP := node_modules/.edgekit-setup
 DEMO_OUT := edgekit-out
 
-.PHONY: setup chromium demo web-demo test test-fast clean
+.PHONY: setup chromium demo web-demo test test-fast wheel clean
 
 ## setup: .venv with the pinned lock (installed --no-deps), edgekit editable, TF.js npm
 ## packages, and Debian's Chromium for the browser tests (when missing and running as root)
@@ -53,5 +53,10 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+## wheel: dist/edgekit_toolkit-*.whl (with the lock's setuptools: no download)
+wheel: setup
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+	rm -rf build
+
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache
+	rm -rf $(DEMO_OUT) .pytest_cache dist build
