@@ -161,18 +161,18 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     a torch.export .pt2, or FILE.py:FACTORY (with --weights) for PyTorch.
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
-    from .errors import UnsupportedError
-    from .loading import parse_shape
-    from .pipeline import convert as run_convert
-    from .pruning import PruneSpec
-    from .quantize import CALIBRATION_METHODS
-    from .report import summary
-    if calib_method not in CALIBRATION_METHODS:
-        raise UnsupportedError(f"unknown --calib-method '{calib_method}'; "
-                               f"valid: {', '.join(CALIBRATION_METHODS)}")
     with _progress(quiet) as progress:
-        # the first step line comes before the frameworks load (seconds of imports)
+        # the first step starts before edgekit's own modules and the frameworks load (seconds
+        # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
+        from .errors import UnsupportedError
+        from .loading import parse_shape
+        from .pipeline import convert as run_convert
+        from .pruning import PruneSpec
+        from .quantize import CALIBRATION_METHODS
+        if calib_method not in CALIBRATION_METHODS:
+            raise UnsupportedError(f"unknown --calib-method '{calib_method}'; "
+                                   f"valid: {', '.join(CALIBRATION_METHODS)}")
         result = run_convert(
             model, target, out, eval_data=eval_data,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
@@ -187,6 +187,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     if dry_run:
         click.echo(result)
         return 0
+    from .report import summary
     click.echo(summary(result.report, result.out, wide=wide))
     return 0 if result.passed else EXIT_BUDGET_FAILED
 
@@ -252,9 +253,9 @@ def validate(original, artifact, eval_data, precision, browser, layers, label_ou
              input_shapes, allow_unsafe_code, as_json, quiet):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL, judged with the tolerance
     of the artifact's precision. Exit 2 when it fails."""
-    from .loading import parse_shape
-    from .validate_pair import as_text, validate_pair
     with _progress(quiet) as progress:
+        from .loading import parse_shape
+        from .validate_pair import as_text, validate_pair
         result = validate_pair(original, artifact, eval_data, weights,
                                tuple(parse_shape(s) for s in input_shapes), precision, browser,
                                layers, allow_unsafe_code=allow_unsafe_code,
@@ -316,16 +317,16 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
     Needs only the model's runtime (pip install 'edgekit-toolkit[runtime]' gives numpy, click,
     ai-edge-litert and onnxruntime), so it runs on the device itself.
     """
-    from .bench import bench as run_bench
-    from .host import host
-    from .inspection import open_any
-    from .loading import parse_shape
-    from .profile import get_profile
-    if threads is None:
-        threads = get_profile(target).threads if target else 1
-    from .roofline import model_estimate
     with _progress(quiet) as progress:
         progress(f"loading {model}")
+        from .bench import bench as run_bench
+        from .host import host
+        from .inspection import open_any
+        from .loading import parse_shape
+        from .profile import get_profile
+        from .roofline import model_estimate
+        if threads is None:
+            threads = get_profile(target).threads if target else 1
         handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
                           allow_unsafe_code=allow_unsafe_code)
         progress(f"timing {warmup} warm-up and {runs} timed runs on {threads} thread(s)")
