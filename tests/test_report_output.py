@@ -23,10 +23,8 @@ def report() -> dict:
 
 
 def table_of(text: str) -> list[str]:
-    """The table's lines: from the header to the rule's last row."""
-    lines = text.splitlines()
-    end = next(i for i, line in enumerate(lines) if line.startswith("DELIVER") or not line.strip())
-    return lines[:end]
+    """The table's lines: the header, its rule, one row per model (source + every row)."""
+    return text.splitlines()[:3 + len(REPORT["intermediates"]) + len(REPORT["artifacts"])]
 
 
 def test_the_default_table_fits_100_columns_and_the_wide_one_has_every_column(report, monkeypatch):
@@ -40,7 +38,8 @@ def test_the_default_table_fits_100_columns_and_the_wide_one_has_every_column(re
     text = summary(report, Path("OUT"))
     table = table_of(text)
     assert max(len(line) for line in text.splitlines()) <= 100
-    assert len(table) == 2 + 1 + len(report["intermediates"]) + len(report["artifacts"])
+    assert text.splitlines()[len(table)].startswith("DELIVER: in deploy/")  # the legend follows
+    assert set(table[1]) == {"-", " "} and table[2].split()[0] == "source"
     assert table[-1].split()[0] == "03_tflite_int8-dynamic" and table[-1].endswith("DELIVER")
     assert any(line.endswith("(fail)") for line in table)
 
@@ -125,3 +124,18 @@ def test_report_html_leaves_the_callers_matplotlib_alone():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert int(run.stdout) == 5  # latency, candidates, size, SQNR, int8 damage
+
+
+def test_a_failed_run_is_said_in_every_output(report):
+    from edgekit.report_html import render
+    artifact, = report["artifacts"]
+    artifact.update(passed=False, deliverable=False, problems=["accuracy drop 0.90 points > budget 0.2"])
+    report.update(passed=False, deliverables=[])
+    page = render(report)
+    assert '<p class="banner fail"><b>FAILED</b>' in page
+    assert '<li class="problem">tflite: nothing delivered (no candidate passed)</li>' in page
+    assert '<li class="problem">problem: accuracy drop 0.90 points &gt; budget 0.2</li>' in page
+    assert '<tr class="fail"><td>03_tflite_int8-dynamic/model.tflite</td>' in page
+    text = summary(report, Path("OUT"))
+    assert table_of(text)[-1].endswith("FAIL") and "FAIL: nothing passed" in text
+    assert "target android: FAILED" in text

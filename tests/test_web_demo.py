@@ -129,7 +129,7 @@ def test_report_html_opens_in_chromium_with_its_plots(web_model, chromium):
     with browser_page() as page:
         page.goto(report.as_uri())
         assert page.locator("table tr").count() >= 3  # header, source, artifacts
-        assert page.locator("svg").count() >= 3  # latency, size, drift
+        assert page.locator("#charts img").count() >= 3  # latency, candidates, size, drift (SVG images)
         assert "PASSED" in page.inner_text("body")
         page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
     markdown = (web_model.parent.parent / "report.md").read_text()
