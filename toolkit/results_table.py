@@ -55,6 +55,8 @@ class Column:
     compact: bool = True  # shown in the default table
     drop_rank: int | None = None  # too narrow even so: dropped lowest rank first (None: kept)
     numeric: bool = True  # right-aligned
+    short: str | None = None  # the compact table's header
+    compact_cell: Callable[[dict, dict], str] | None = None  # the compact table's text
 
 
 def _drift(key: str, pattern: str):
@@ -62,22 +64,21 @@ def _drift(key: str, pattern: str):
 
 
 WIDE = [
-    Column("model", lambda row, report: row["path"], numeric=False),
+    Column("model", lambda row, report: row["path"], numeric=False, compact_cell=_step_folder),
     Column("format", lambda row, report: row["format"], compact=False, numeric=False),
     Column("precision", lambda row, report: row["precision"], numeric=False),
     Column("size KB", lambda row, report: _fmt(row["size_bytes"] / 1e3, ".1f"), drop_rank=4),
     Column("x fp32", lambda row, report: _fmt(row.get("size_ratio_fp32"), ".2f"), drop_rank=1),
     Column("accuracy", lambda row, report: _fmt(row["accuracy"], ".2%")),
-    Column("top-1 agree", _drift("top1_agreement", ".2%"), drop_rank=3),
+    Column("top-1 agree", _drift("top1_agreement", ".2%"), drop_rank=3, short="agree"),
     Column("max abs err", _drift("max_abs_error", ".2e"), compact=False),
     Column("SQNR dB", lambda row, report: _sqnr(row), drop_rank=2),
     Column("cosine", _drift("cosine", ".6f"), compact=False),
     Column("p50 ms", lambda row, report: _p50(row)),
     Column("verdict", verdict, numeric=False),
 ]
-COMPACT = [Column("model", _step_folder, numeric=False)] + [
-    Column("agree", c.cell, drop_rank=c.drop_rank) if c.header == "top-1 agree" else c
-    for c in WIDE[1:] if c.compact]
+COMPACT = [Column(c.short or c.header, c.compact_cell or c.cell, True, c.drop_rank, c.numeric)
+           for c in WIDE if c.compact]
 
 # (shown when, text): only the marks the table shows are explained
 LEGEND = [
