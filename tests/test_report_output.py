@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.report import markdown, summary
+from edgekit.report_text import markdown, summary
 
 REPORT = json.loads((Path(__file__).parent / "data" / "report_android_torch.json").read_text())
 

@@ -187,7 +187,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     if dry_run:
         click.echo(result)
         return 0
-    from .report import summary
+    from .report_text import summary
     click.echo(summary(result.report, result.out, wide=wide))
     return 0 if result.passed else EXIT_BUDGET_FAILED
 

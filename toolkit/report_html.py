@@ -9,7 +9,7 @@ import html
 import re
 
 from . import report_charts as charts
-from .report import gpu_text
+from .report_text import gpu_text
 from .results_table import WIDE, cells, legend, models, verdict
 
 ROW_CLASS = {"DELIVER": "deliver", "FAIL": "fail", "(fail)": "fail", "reference": "source"}

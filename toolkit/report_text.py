@@ -1,0 +1,114 @@
+"""The report as text: report.md (every section, the full table) and the summary `convert`
+prints (the compact table, edgekit.results_table, and the searches in a few lines)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .results_table import WIDE, cells, fit, legend, render, terminal_width, wrap
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# edgekit report: {report['source']['path']} for `{report['target']}`", "",
+             f"**{'PASSED' if report['passed'] else 'FAILED'}**; evaluated on "
+             f"{report['data']['samples']} samples from {report['data']['origin']}"
+             + ("" if report["data"]["labelled"] else " (no labels: accuracy not measured)"), "",
+             _host_line(report), "", *[f"- {note}" for note in report["data"].get("notes") or []],
+             *([""] if report["data"].get("notes") else []), *_markdown_table(report)]
+    for a in report["artifacts"]:
+        lines += ["", f"- `{a['path']}`: route {' -> '.join(a['route'])}; GPU: {gpu_text(a.get('gpu'))}"]
+        lines += [f"  - problem: {p}" for p in a["problems"]]
+        lines += [f"  - note: {n}" for n in a["notes"]]
+    for d in report.get("deliverables", []):
+        lines += ["", f"Deliverable for {d['format']}: `{d['path']}` ({d['candidate']}), "
+                  f"sha256 {d['sha256'][:16]}..., metadata `{d['metadata']}`"]
+    for fmt, search in (report.get("search") or {}).items():
+        lines += ["", f"Search for {fmt} (policy {', '.join(search['policy'])}; "
+                  f"{search['objective']}):"]
+        lines += [f"- {c['candidate']}: **{c['status']}**"
+                  + (f", p50 {c['p50_ms']} ms" if c["p50_ms"] is not None else "")
+                  + (f", {c['size_bytes']} bytes" if c["size_bytes"] is not None else "")
+                  + (f", accuracy drop {c['accuracy_drop']} points" if c["accuracy_drop"] is not None else "")
+                  + (f"; {c['why']}" if c["why"] else "") for c in search["candidates"]]
+        if search["stopped"]:
+            lines.append(f"- {search['stopped']}")
+        lines += [f"- int8 damage ranking: `{layer['tensor']}` (median relative error "
+                  f"{layer['median_relative_error']})" for layer in search["float_ranking"][:3]]
+    pruning = report.get("pruning")
+    if pruning:
+        lines += ["", f"Pruning ({pruning['method']}, asked {pruning['sparsity_requested']:.0%}): "
+                  f"{pruning['zero_fraction']:.1%} zeros in prunable weights, "
+                  f"{pruning['parameter_reduction']:.1%} fewer parameters ("
+                  f"{pruning['parameters_before']} -> {pruning['parameters_after']}); compressed "
+                  f"{pruning['compressed_bytes_before']} -> {pruning['compressed_bytes_after']} "
+                  f"bytes; accuracy change {pruning['accuracy_change_points']} points; latency "
+                  f"{pruning['latency_ms_before']} -> {pruning['latency_ms_after']} ms "
+                  f"({pruning['latency_runtime']})"]
+        if pruning.get("note"):
+            lines.append(f"- {pruning['note']}")
+    calibration = report.get("calibration")
+    if calibration:
+        lines += ["", f"Calibration: {calibration['samples']} samples from {calibration['origin']}; "
+                  "ranges " + ", ".join(f"{k} {v}" for k, v in calibration["ranges"].items())]
+        lines += [f"- warning: {w}" for w in calibration["warnings"]]
+    lines += [f"- warning: {w}" for w in report.get("warnings", [])]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
+    return "\n".join(lines)
+
+
+def gpu_text(gpu: dict | None) -> str:
+    """What a person wants to read instead of `GPU: False`."""
+    if not gpu:
+        return "not checked"
+    if gpu.get("available"):
+        via = gpu.get("via") or ""
+        latency = gpu.get("latency_ms")
+        timing = f", p50 {latency['p50']:.4g} ms" if isinstance(latency, dict) else ""
+        return f"available{' via ' + via if via else ''}{timing}"
+    return f"none ({gpu.get('reason') or 'no reason given'})"
+
+
+def _host_line(report: dict) -> str:
+    host = report.get("host") or {}
+    return (f"Host: {host.get('cpu')}, {host.get('cores')} cores, ISA "
+            f"{', '.join(host.get('isa') or []) or 'unknown'}; GPU: {gpu_text(host.get('gpu'))}. "
+            "Latencies are measured on this host, not on the device.")
+
+
+def _markdown_table(report: dict) -> list[str]:
+    rows = cells(report, WIDE)
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] \
+        + ["| " + " | ".join(row) + " |" for row in rows[1:]] + ["", legend(rows, hidden=False)]
+
+
+def summary(report: dict, out: Path, width: int | None = None, wide: bool = False) -> str:
+    """The table printed after a run (compact within `width`, default: the terminal's
+    and at most 100 columns; every column with `wide`), its legend, then each search in
+    a few lines, and a last line naming the report."""
+    width = width or terminal_width()
+    columns, rows = (WIDE, cells(report, WIDE)) if wide else fit(report, width)
+    text = render(columns, rows)
+    shown = legend(rows, hidden=not wide)
+    text += [shown] if wide else wrap(shown, width, "  ")
+
+    def prose(line: str, indent: str) -> list[str]:  # --wide: one line each, as before
+        return [line] if wide else wrap(line, width, indent)
+    for a in report["artifacts"]:
+        for p in a["problems"]:
+            text += prose(f"  {a['path']}: {p}", "    ")
+        for n in a["notes"]:
+            text += prose(f"  {a['path']}: note: {n}", "    ")
+    for fmt, search in report["search"].items():
+        text.append(f"{fmt} search ({', '.join(search['policy'])}):")
+        for c in search["candidates"]:
+            text += prose(f"  {c['status']:<8} {c['candidate']}" + (f": {c['why']}" if c["why"] else ""),
+                          " " * 11)
+    for d in report["deliverables"]:
+        text.append(f"deliver {d['format']}: {out / d['path']}")
+    for w in report["warnings"]:
+        text += prose(f"WARNING: {w}", "  ")
+    data = report["data"]
+    origin = f"{data['origin']} (seed {data['seed']})" if data["seed"] is not None else data["origin"]
+    text += [""] + prose(f"target {report['target']}: {'PASSED' if report['passed'] else 'FAILED'} "
+                         f"on {data['samples']} samples from {origin}; report: {out / 'report.html'} "
+                         "(also report.md, report.json)", "  ")
+    return "\n".join(text)
