@@ -86,11 +86,9 @@ class _Lines:
                 return
             began, message = self.step
             took = duration(time.monotonic() - began)
-            if failure and not self.open:  # a quick failure: its Error line says it all
-                pass
-            elif self.open:
+            if self.open:
                 self._write(f" {failure or took}\n")
-            else:
+            elif not failure:  # a quick failure prints nothing: its Error line says it all
                 self._write(f"{clock(began - self.start)} {message} ... {took}\n")
             self.step, self.open = None, False
 
