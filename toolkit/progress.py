@@ -112,13 +112,17 @@ class _Live:
     def __init__(self, stream, start: float):
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
         self.start = start
         self.console = Console(file=stream, stderr=True, highlight=False)
-        # markup off: messages hold brackets ("[03] onnx -> tflite"); stdout is not
+        # the elapsed time first: a long message is cut at the terminal's edge, not the
+        # time; markup off: messages hold brackets ("[03] onnx -> tflite"); stdout is not
         # redirected into the status (it may be a pipe of its own)
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
-                            TimeElapsedColumn(), console=self.console, transient=True,
-                            redirect_stdout=False, redirect_stderr=True)
+        message = TextColumn("{task.description}", markup=False,
+                             table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1))
+        self.bar = Progress(SpinnerColumn(), TimeElapsedColumn(), message, console=self.console,
+                            expand=True, transient=True, redirect_stdout=False,
+                            redirect_stderr=True)
         self.bar.start()
         self.task = None
         self.step: tuple[float, str] | None = None
