@@ -169,11 +169,10 @@ def choose(outcome: Outcome) -> None:
     if not proven:
         return
     timed = [t for t in proven if t.p50_ms is not None]
-    if len(timed) == len(proven):
-        best = proven[0]
-        for trial in proven[1:]:  # fastest; within noise, the smaller
-            if faster(trial, best) or (not faster(best, trial) and trial.size_bytes < best.size_bytes):
-                best = trial
+    fastest = min(timed, key=lambda t: t.p50_ms) if len(timed) == len(proven) else None
+    if fastest is not None:  # fastest; among those within its noise, the smallest (stable order)
+        ties = [t for t in proven if not faster(fastest, t)]
+        best = min(ties, key=lambda t: t.size_bytes or 0)
     else:
         best = proven[0] if proven[0].candidate.precision != "fp32" or len(proven) == 1 \
             else next((t for t in proven if t.candidate.precision != "fp32"), proven[0])
@@ -181,7 +180,7 @@ def choose(outcome: Outcome) -> None:
     best.reason = _why_chosen(best, outcome)
     for trial in proven:
         if trial is not best:
-            trial.reason = _why_lost(trial, best)
+            trial.reason = _why_lost(trial, best, fastest)
 
 
 def _why_chosen(best: Trial, outcome: Outcome) -> str:
@@ -203,10 +202,12 @@ def _why_chosen(best: Trial, outcome: Outcome) -> str:
     return f"fastest proven candidate: {ratio:.2f}x the fp32 baseline's speed"
 
 
-def _why_lost(trial: Trial, best: Trial) -> str:
-    if trial.p50_ms is None or best.p50_ms is None:
+def _why_lost(trial: Trial, best: Trial, fastest: Trial | None) -> str:
+    if fastest is None:
         return f"proven; {best.candidate.describe()} comes first in policy order"
-    if faster(best, trial):
-        return f"proven but slower: p50 {trial.p50_ms:.4g} ms vs {best.p50_ms:.4g} ms"
-    return (f"proven, as fast within noise ({trial.p50_ms:.4g} vs {best.p50_ms:.4g} ms) "
-            f"but larger: {trial.size_bytes} vs {best.size_bytes} bytes")
+    if faster(fastest, trial):
+        return f"proven but slower: p50 {trial.p50_ms:.4g} ms vs {fastest.p50_ms:.4g} ms"
+    if trial.size_bytes == best.size_bytes:
+        return f"proven, as fast and as large as {best.candidate.describe()}, which comes first"
+    return (f"proven, as fast within noise ({trial.p50_ms:.4g} vs {fastest.p50_ms:.4g} ms, the "
+            f"fastest) but larger: {trial.size_bytes} vs {best.size_bytes} bytes")
