@@ -268,3 +268,17 @@ def test_a_full_disk_is_a_clean_error(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_edgekit_debug_shows_the_cause_behind_a_user_error(tmp_path, monkeypatch):
+    """An Error line says what to fix; with EDGEKIT_DEBUG=1 the chain behind it (the
+    library's own exception) is printed too, as the error keeps its cause."""
+    (tmp_path / "eval.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    monkeypatch.setenv("EDGEKIT_DEBUG", "1")
+    code, output = run_cli("convert", SAMPLES / "digits_keras.keras", "-t", "android",
+                           "--eval", tmp_path / "eval.npz", "--out", tmp_path / "out")
+    assert code == 1 and "Error: cannot read evaluation data" in output
+    assert "Traceback" in output and "the magic string is not correct" in output
+    monkeypatch.delenv("EDGEKIT_DEBUG")
+    assert "Traceback" not in run_cli("convert", SAMPLES / "digits_keras.keras", "-t", "android",
+                                      "--eval", tmp_path / "eval.npz", "--out", tmp_path / "out")[1]
