@@ -150,6 +150,16 @@ def test_convert_in_the_slim_install_names_the_extra(slim_venv, artifacts, tmp_p
     assert not (tmp_path / "o").exists()
 
 
+def test_the_python_api_raises_the_same_user_error(slim_venv, tmp_path):
+    probe = subprocess.run([str(slim_venv / "bin" / "python"), "-c", (
+        "import edgekit, edgekit.errors as e\n"
+        "try: edgekit.convert(%r, 'android', 'o')\n"
+        "except e.MissingDependencyError as error: print(error)") % str(SAMPLE_KERAS)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert probe.stdout.strip().endswith(f"pip install '{DISTRIBUTION}[convert]'"), probe.stdout
+
+
 @pytest.fixture
 def tfjs_folder(tmp_path) -> Path:
     """What `edgekit demo` checks before serving: model.json and edgekit's metadata."""
