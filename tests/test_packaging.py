@@ -93,6 +93,10 @@ def _later_python(tree: ast.Module, has_future_annotations: bool) -> list[str]:
                 found.append(f"line {node.lineno}: {node.func.id}(x, A | B)")
             if node.func.id == "zip" and any(k.arg == "strict" for k in node.keywords):
                 found.append(f"line {node.lineno}: zip(strict=...)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and len(node.args) == 1 \
+                and node.func.attr in ("print_exception", "format_exception"):
+            found.append(f"line {node.lineno}: traceback.{node.func.attr}(error) (3.10+; 3.9 takes "
+                         "type, value, traceback)")
         if isinstance(node, ast.Call) and any(k.arg in ("slots", "kw_only") for k in node.keywords) \
                 and "dataclass" in ast.unparse(node.func):
             found.append(f"line {node.lineno}: dataclass(slots=/kw_only=)")

@@ -39,7 +39,7 @@ class EdgekitCLI(click.Group):
         except EdgekitError as error:
             if os.environ.get("EDGEKIT_DEBUG"):  # the chain behind it: the tool's own traceback
                 import traceback
-                traceback.print_exception(error, file=sys.stderr)
+                traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
             click.echo(f"Error: {_one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
         except Exception as error:  # a bug in edgekit, not in the input: its own exit code
