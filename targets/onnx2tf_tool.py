@@ -50,7 +50,10 @@ def variants(reason: str):
         found.append(Variant("onnx2tf-kat", options=((TOOL, "keep-input-shapes"),),
                              note="onnx2tf told to keep every input's shape (-kat): it takes 3-D "
                                   "and 4-D inputs for channels-first and transposes them"))
-    if re.search(r"Functional model|TensorFlow Layer|[Dd]imension -?\d+ must be", reason):
+    # a dynamic batch leaves shape computations symbolic that onnx2tf then lays out wrongly
+    # (magika's one-hot Expand+Equal: "Dimensions must be equal, but are 2048 and 257")
+    if re.search(r"Functional model|TensorFlow Layer|[Dd]imension -?\d+ must be|"
+                 r"[Dd]imensions must be equal", reason):
         found.append(Variant("onnx2tf-batch1", options=((TOOL, "batch-one"),),
                              note="onnx2tf given every input with a batch of 1 (-ois): the "
                                   "artifact takes one sample at a time"))

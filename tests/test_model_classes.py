@@ -218,6 +218,7 @@ def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back()
 @pytest.mark.parametrize("failure, variant", [
     ("The shape of dict['x'] provided in model.execute(dict) must be [-1,16,8]", "onnx2tf-kat"),
     ("Dimensions must be equal, but are 2048 and 257", "onnx2tf-kat"),
+    ("Dimensions must be equal, but are 2048 and 257", "onnx2tf-batch1"),
     ("Error in conv2d: depth of input (32) must match input depth for filter 1", "onnx2tf-dgc"),
     ("Output tensors of a Functional model must be the output of a TensorFlow Layer", "onnx2tf-batch1"),
 ])
@@ -334,3 +335,57 @@ def test_a_format_no_route_reaches_names_the_node_and_keeps_the_tool_log(tmp_pat
     log = Path(re.search(r"full output: (\S+\.log)\)", output).group(1))
     assert "onnx2tf" in log.read_text() and "onnx_op_name" in log.read_text()
     assert not (tmp_path / "out").exists()
+
+
+def _conv_then_slice(path, starts, ends, axes, steps=None):
+    """Conv (NCHW, 3 -> 4 channels, 8x8) then one Slice over several axes: onnx2tf 1.29 maps
+    the axes to channels-last but not the starts/ends, and cut the wrong dimension."""
+    from onnx import helper, numpy_helper
+
+    from test_safety import onnx_model, tensor
+    rng = np.random.default_rng(0)
+    params = [numpy_helper.from_array(np.array(v, np.int64), name)
+              for name, v in (("starts", starts), ("ends", ends), ("axes", axes), ("steps", steps)) if v]
+    weights = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    return onnx_model(path, [helper.make_node("Conv", ["image", "w"], ["maps"], pads=[1, 1, 1, 1]),
+                             helper.make_node("Slice", ["maps", *[p.name for p in params]], ["cut"],
+                                              name="/model/cut")],
+                      [tensor("image", ["n", 3, 8, 8])], [tensor("cut", ["n", None, None, None])],
+                      [weights, *params])
+
+
+@pytest.mark.parametrize("starts, ends, axes, steps", [
+    ([0, 0, 0, 0], [2**31 - 1, 2**31 - 1, 2**31 - 1, 3], [0, 1, 2, 3], None),  # magika: W cut, all listed
+    ([0, 1, 2], [9, 3, 7], [0, 1, 2], None),                                  # channels and H
+    ([0, 0], [2**31 - 1, 2**31 - 1], [2, 3], [2, 2]),                         # YOLO focus: H/W steps
+])
+def test_multi_axis_slices_are_split_with_the_same_result(tmp_path, starts, ends, axes, steps):
+    import onnx
+    import onnxruntime as ort
+
+    from edgekit.targets.onnx_normalize import normalize
+    original = _conv_then_slice(tmp_path / "m.onnx", starts, ends, axes, steps)
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(original.read_bytes())
+    changes = normalize(copy)
+    slices = [n for n in onnx.load(str(copy)).graph.node if n.op_type == "Slice"]
+    x = np.random.default_rng(1).random((2, 3, 8, 8), dtype=np.float32)
+    run = lambda path: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    np.testing.assert_array_equal(run(copy), run(original))
+    cut_axes = sum(1 for s, e, a in zip(starts, ends, axes) if not (s == 0 and e >= 2**31 - 1))
+    if steps:  # an axis with a step of 2 is a cut even when it spans the whole dimension
+        cut_axes = len(axes)
+    assert len(slices) == cut_axes and all(len(s.input) >= 4 for s in slices)
+    assert any("split" in c for c in changes) == (len(starts) > 1)
+
+
+@pytest.mark.slow
+def test_a_slice_over_the_channel_axis_and_another_converts_right(tmp_path):
+    """End to end: the TFLite artifact computes what the ONNX model does (it cut 4 channels
+    down to 3 before the Slice was split)."""
+    model = _conv_then_slice(tmp_path / "m.onnx", [0, 0, 0, 0], [2**31 - 1, 2**31 - 1, 2**31 - 1, 3],
+                             [0, 1, 2, 3])
+    np.savez(tmp_path / "eval.npz", x=np.random.default_rng(1).random((6, 3, 8, 8), dtype=np.float32))
+    result = edgekit.convert(str(model), "android", tmp_path / "out", eval_data=tmp_path / "eval.npz",
+                             precision="fp32", bench_runs=0)
+    assert result.passed, [a["problems"] for a in result.report["artifacts"]]
