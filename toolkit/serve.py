@@ -6,6 +6,7 @@ refused with 403, and every method but GET and HEAD with 405. Nothing is ever wr
 """
 from __future__ import annotations
 
+import sys
 import threading
 from functools import partial
 from http import HTTPStatus
@@ -67,9 +68,19 @@ StaticHandler.extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
                                 ".json": "application/json", ".bin": "application/octet-stream"}
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A page that reloads or closes mid-download resets its connection: not worth a
+        # traceback on the terminal (socketserver prints one for any error).
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def start(routes: dict[str, Path], port: int = 0) -> ThreadingHTTPServer:
     """Serve `routes` on 127.0.0.1 in a background thread; port 0 picks a free one."""
-    server = ThreadingHTTPServer((HOST, port), partial(StaticHandler, routes=routes))
+    server = Server((HOST, port), partial(StaticHandler, routes=routes))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
