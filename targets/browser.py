@@ -39,3 +39,8 @@ def page():
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+class BackendUnavailable(Exception):
+    """A backend this headless browser lacks (e.g. no webgl): reported as "not available",
+    not as a failure."""

@@ -19,10 +19,7 @@ from ..tensors import TensorSpec, default_layout
 from . import tfenv
 from .trust import UNSAFE_FLAG, granted
 from .batching import batch_size, in_batches
-
-RUNTIME = "keras"  # what runs this format's models
-PACKAGES = ("tensorflow", "keras")
-
+from .format import FormatModule, PruningHooks
 
 def load(path: str):
     # Lambda layers' code runs only if opted in; a rewritten file is loaded again
@@ -212,3 +209,11 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
     probe = keras.Model(model.inputs, [layer.output for layer in layers])
     outputs = probe(list(inputs), training=False)
     return [(layer.name, np.asarray(out)) for layer, out in zip(layers, outputs)]
+
+
+FORMAT = FormatModule(
+    runtime="keras", packages=("tensorflow", "keras"),
+    open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
+    open_source=open_source, intermediates=intermediates,
+    pruning=PruningHooks(editable_copy, prunable_weights, parameter_count, fine_tune, save_pruned),
+)

@@ -14,12 +14,11 @@ from ..model import ModelHandle
 from ..tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, infer_layout,
                        to_model_axes)
 from .batching import batch_size, in_batches
+from .format import FormatModule
 from .quiet import silenced
 from .registry import Converter
 from .tools import run_tool
 
-RUNTIME = "onnxruntime"  # what runs this format's models
-PACKAGES = ("onnxruntime",)
 FILE_NAME = "model.onnx"
 OPSET = 17
 
@@ -319,3 +318,39 @@ def weight_bytes(handle: ModelHandle) -> int:
     from onnx import numpy_helper
     graph = onnx.load(str(handle.path)).graph
     return sum(numpy_helper.to_array(init).nbytes for init in graph.initializer)
+
+
+def gpu_runner(handle: ModelHandle):
+    """onnxruntime's CUDA provider, or None when this onnxruntime build has none (asked
+    for anyway, it would quietly run on the CPU)."""
+    import onnxruntime as ort
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return None
+    sess = ort.InferenceSession(str(handle.path), providers=["CUDAExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return lambda inputs: sess.run(None, dict(zip(names, inputs)))
+
+
+DYNAMIC_QUANTIZATION_OPS = {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"}
+STATIC_QUANTIZATION_OPS = {"QuantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm"}
+
+
+def read_precision(path: Path) -> str | None:
+    """The precision an ONNX model was quantized to, from its operators and initializers."""
+    model = load_proto(path)
+    ops = {node.op_type for node in model.graph.node}
+    float16 = 10  # onnx.TensorProto.FLOAT16
+    rules = [("int8-dynamic", bool(DYNAMIC_QUANTIZATION_OPS & ops)),
+             ("int8", bool(STATIC_QUANTIZATION_OPS & ops)),
+             ("fp16", any(t.data_type == float16 for t in model.graph.initializer))]
+    return next((name for name, holds in rules if holds), None)
+
+
+FORMAT = FormatModule(
+    runtime="onnxruntime", packages=("onnxruntime",),
+    open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
+    open_source=open_source, converters=CONVERTERS, quantizer=QUANTIZER,
+    model_files=model_files, copy_model=copy_model, intermediates=intermediates,
+    macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers, gpu_runner=gpu_runner,
+    read_precision=read_precision, precision_evidence="read from its operators",
+)

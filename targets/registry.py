@@ -8,12 +8,13 @@ from __future__ import annotations
 import importlib
 from collections import deque
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Callable
 
 from ..errors import UnsupportedError
+from .format import FormatModule
 
-# format name -> module implementing open_handle / make_runner / op_counts
+# format name -> the module that ends with `FORMAT = FormatModule(...)` (format.py says what
+# it holds); imported on first use, so that naming formats imports no framework
 FORMATS: dict[str, str] = {
     "keras": "edgekit.targets.keras",
     "savedmodel": "edgekit.targets.savedmodel",
@@ -56,40 +57,43 @@ def copy_converter(fmt: str) -> Converter:
 def _copy(source, out_dir, ctx):
     import shutil
     from pathlib import Path
-    module = format_module(source.format)
+    fmt = format_module(source.format)
     target = out_dir / Path(source.path).name
     if Path(source.path).is_dir():
         shutil.copytree(source.path, target)
-    elif hasattr(module, "copy_model"):  # a format whose model can span several files
-        module.copy_model(source.path, out_dir)
+    elif fmt.copy_model is not None:  # a format whose model can span several files
+        fmt.copy_model(source.path, out_dir)
     else:
         shutil.copyfile(source.path, target)
-    return module.open_handle(target, source)
+    return fmt.open_handle(target, source)
 
 
-def format_module(fmt: str) -> ModuleType:
+def format_module(fmt: str) -> FormatModule:
+    """The hooks of format `fmt` (see format.py)."""
     if fmt not in FORMATS:
         raise UnsupportedError(f"unknown format '{fmt}'; known formats: {', '.join(FORMATS)}")
-    return importlib.import_module(FORMATS[fmt])
+    return importlib.import_module(FORMATS[fmt]).FORMAT
+
+
+def formats_with(capability: str) -> list[str]:
+    """The format names whose module has an optional capability (a FormatModule field), for
+    error messages that list what is supported."""
+    return [name for name in FORMATS if format_module(name).has(capability)]
+
+
+def _every_format() -> list[FormatModule]:
+    """Each format module's record once (torch serves two format names)."""
+    return [importlib.import_module(module).FORMAT for module in dict.fromkeys(FORMATS.values())]
 
 
 def converters() -> dict[tuple[str, str], Converter]:
     """Every converter, keyed by (source, dest); each output format's module declares its own."""
-    table = {}
-    for module_name in dict.fromkeys(FORMATS.values()):
-        for converter in getattr(importlib.import_module(module_name), "CONVERTERS", ()):
-            table[(converter.source, converter.dest)] = converter
-    return table
+    return {(c.source, c.dest): c for fmt in _every_format() for c in fmt.converters}
 
 
 def quantizers() -> dict[str, Converter]:
     """Format -> its post-conversion quantizer (fp32 model in, quantized model out), if any."""
-    table = {}
-    for module_name in dict.fromkeys(FORMATS.values()):
-        quantizer = getattr(importlib.import_module(module_name), "QUANTIZER", None)
-        if quantizer is not None:
-            table[quantizer.dest] = quantizer
-    return table
+    return {fmt.quantizer.dest: fmt.quantizer for fmt in _every_format() if fmt.quantizer is not None}
 
 
 def route(source: str, dest: str) -> list[Converter]:

@@ -18,10 +18,9 @@ from ..model import ModelHandle, identity
 from ..tensors import TensorSpec, default_layout
 from . import onnx2tf_tool, savedmodel_safety, tfenv
 from .batching import batch_size, in_batches
+from .format import FormatModule
 from .registry import Converter
 
-RUNTIME = "tensorflow"  # what runs this format's models
-PACKAGES = ("tensorflow",)
 SIGNATURE = "serving_default"
 
 
@@ -113,4 +112,10 @@ CONVERTERS = (
     Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
               variants=onnx2tf_tool.variants,
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
+)
+
+FORMAT = FormatModule(
+    runtime="tensorflow", packages=("tensorflow",),
+    open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
+    converters=CONVERTERS, open_source=open_source,
 )

@@ -23,11 +23,10 @@ from ..json_shape import Mapping, Optional
 from ..safe_files import regular_file
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
-from . import tfenv, tfjs_graph
+from . import tfenv, tfjs_browser, tfjs_graph
+from .format import FormatModule
 from .registry import Converter
 
-RUNTIME = "node.js (wasm)"  # what runs this format's models
-PACKAGES = ("tensorflowjs",)
 RUNNER_SCRIPT = Path(__file__).with_name("tfjs_runner.cjs")
 TF_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_INT64": "int32", "DT_BOOL": "bool"}
 INSTALL_HINT = ("`make setup` in the edgekit checkout; after pip: `npm install @tensorflow/tfjs@4.22.0 "
@@ -251,4 +250,39 @@ CONVERTERS = (
               precisions=("fp32", "fp16", "int8-dynamic"),
               nondeterminism="model.json lists node attributes in varying order (protobuf map "
                              "order); the weight shards are identical"),
+)
+
+
+def runtime_versions() -> dict[str, str]:
+    """Node.js and the @tensorflow/tfjs package the runner uses (not Python distributions)."""
+    node = shutil.which("node")
+    result = {"node": subprocess.run([node, "--version"], capture_output=True, text=True)
+              .stdout.strip() if node else "not installed"}
+    manifest = node_modules() / "@tensorflow" / "tfjs" / "package.json"
+    result["@tensorflow/tfjs"] = json.loads(manifest.read_text())["version"]
+    return result
+
+
+QUANTIZATION_DTYPES = {"uint8": "int8-dynamic", "int8": "int8-dynamic", "float16": "fp16"}
+
+
+def read_precision(path: Path) -> str | None:
+    """The precision tensorflowjs quantized the weights to, from model.json's manifest."""
+    try:
+        model = json.loads((Path(path) / "model.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    found = {(weight.get("quantization") or {}).get("dtype")
+             for group in model.get("weightsManifest", []) for weight in group.get("weights", [])}
+    return next((QUANTIZATION_DTYPES[d] for d in sorted(found - {None})
+                 if d in QUANTIZATION_DTYPES), None)
+
+
+FORMAT = FormatModule(
+    runtime="node.js (wasm)", packages=("tensorflowjs",),
+    open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
+    converters=CONVERTERS, time_runs=time_runs,
+    runtime_check=check_runtime, versions=runtime_versions,
+    read_precision=read_precision, precision_evidence="read from its weight quantization",
+    browser_runner=tfjs_browser.make_runner, browser_backends=tfjs_browser.BACKENDS,
 )

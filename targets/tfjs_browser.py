@@ -12,12 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ..model import ModelHandle
+from .browser import BackendUnavailable
 
 BACKENDS = ("wasm", "webgl", "cpu")
-
-
-class BackendUnavailable(Exception):
-    pass
 
 
 def make_runner(handle: ModelHandle, backend: str):

@@ -16,11 +16,10 @@ from ..errors import ConversionError, InputError, MissingDependencyError, first_
 from ..model import ModelHandle
 from ..tensors import TensorSpec, guess_image_layout, infer_layout
 from . import onnx2tf_tool, tfenv
+from .format import FormatModule
 from .quiet import silenced
 from .registry import Converter
 
-RUNTIME = "LiteRT interpreter"  # what runs this format's models
-PACKAGES = ("ai-edge-litert",)
 FILE_NAME = "model.tflite"
 
 
@@ -278,3 +277,35 @@ def _op_macs(name: str, ins: list, outs: list) -> int:
 
 def weight_bytes(handle: ModelHandle) -> int:
     return Path(handle.path).stat().st_size  # the flatbuffer is (almost) all weights
+
+
+# operators that carry weights: their first input is the activation, the second the
+# weights, which is where integer and hybrid (dynamic-range) kernels differ
+WEIGHTED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV",
+                "CONV_3D", "BATCH_MATMUL", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+
+
+def read_precision(path: Path) -> str | None:
+    """The precision a TFLite model was quantized to, from its tensor types."""
+    loaded = interpreter(path)
+    dtypes = {d["index"]: d["dtype"].__name__ for d in loaded.get_tensor_details()}
+    activations, weights = set(), set()
+    for op in loaded._get_ops_details():  # private but long-standing; the names need it
+        if op["op_name"] in WEIGHTED_OPS and len(op["inputs"]) >= 2:
+            activations.add(dtypes.get(op["inputs"][0]))
+            weights.add(dtypes.get(op["inputs"][1]))
+    if not activations:  # no layer with weights: every tensor's type
+        activations = set(dtypes.values())
+    every = set(dtypes.values())
+    rules = [("int16x8", "int16" in activations), ("int8", bool({"int8", "uint8"} & activations)),
+             ("int8-dynamic", "int8" in weights), ("fp16", "float16" in every)]
+    return next((name for name, holds in rules if holds), None)
+
+
+FORMAT = FormatModule(
+    runtime="LiteRT interpreter", packages=("ai-edge-litert",),
+    open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
+    converters=CONVERTERS, quantizer=QUANTIZER,
+    intermediates=intermediates, macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers,
+    read_precision=read_precision, precision_evidence="read from its tensor types",
+)

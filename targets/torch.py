@@ -22,12 +22,9 @@ from ..tensors import TensorSpec, default_layout, guess_image_layout, transposed
 from . import pt2_safety
 from .factory import build, framework_of
 from .batching import batch_size, in_batches
+from .format import FormatModule, PruningHooks
 from .torch_archive import check_storages
 from .trust import granted
-
-RUNTIME = "torch"  # what runs this format's models
-PACKAGES = ("torch",)
-
 
 def load(path: str, factory: str | None, weights: str | None):
     # trust in the key (see _exported), and the files' versions: a rewritten file is loaded again
@@ -291,3 +288,31 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
         for hook in hooks:
             hook.remove()
     return [(name, out.detach().numpy()) for name, out in recorded if isinstance(out, torch.Tensor)]
+
+
+def gpu_runner(handle: ModelHandle):
+    """A runner on CUDA tensors for timing (it returns nothing), or None without CUDA."""
+    import torch
+    if not torch.cuda.is_available():
+        return None
+    module = editable_copy(handle).to("cuda")
+
+    def run(inputs):
+        with torch.no_grad():
+            module(*[torch.from_numpy(x).to("cuda") for x in inputs])
+        torch.cuda.synchronize()  # time the work, not the launch
+    return run
+
+
+def example_input(handle: ModelHandle) -> tuple:
+    return module_and_example(handle)[1]
+
+
+# one record for both "torch" (factory, .pt2) and "torchscript" (.pt) sources
+FORMAT = FormatModule(
+    runtime="torch", packages=("torch",),
+    make_runner=make_runner, op_counts=op_counts,
+    open_source=open_source, intermediates=intermediates, gpu_runner=gpu_runner,
+    pruning=PruningHooks(editable_copy, prunable_weights, parameter_count, fine_tune, save_pruned,
+                         example_input=example_input),
+)

@@ -10,9 +10,14 @@ from edgekit.errors import ConversionError
 from edgekit.targets import tflite
 
 
+def replace_converters(monkeypatch, table):
+    """tflite's converters, replaced where the registry reads them: its FORMAT record."""
+    monkeypatch.setattr(tflite, "FORMAT", dataclasses.replace(tflite.FORMAT, converters=table))
+
+
 def replace_converter(monkeypatch, tool: str, run):
     table = tuple(dataclasses.replace(c, run=run) if c.tool == tool else c for c in tflite.CONVERTERS)
-    monkeypatch.setattr(tflite, "CONVERTERS", table)
+    replace_converters(monkeypatch, table)
 
 
 def convert_tiny(tiny_torch, tmp_path):
@@ -70,8 +75,7 @@ def test_a_wrong_artifact_is_rejected_and_removed(tiny_torch, tmp_path, monkeypa
 def test_when_every_route_fails_the_error_lists_them(tiny_torch, tmp_path, monkeypatch):
     def broken(source, out_dir, ctx):
         raise ConversionError("x", str(source.path), "no")
-    table = tuple(dataclasses.replace(c, run=broken) for c in tflite.CONVERTERS)
-    monkeypatch.setattr(tflite, "CONVERTERS", table)
+    replace_converters(monkeypatch, tuple(dataclasses.replace(c, run=broken) for c in tflite.CONVERTERS))
     with pytest.raises(ConversionError, match="no candidate could be made: tflite fp32 via "
                                               "litert-torch: .*torch.onnx.export -> onnx2tf"):
         convert_tiny(tiny_torch, tmp_path)

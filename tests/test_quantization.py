@@ -23,8 +23,8 @@ def only_artifact(result):
 
 def read_precision(result, artifact) -> str:
     """What `edgekit validate` reads from the artifact itself (not from an edgekit.json)."""
-    from edgekit.artifact_precision import READERS
-    return READERS[artifact["format"]](result.out / artifact["path"])
+    from edgekit.targets.registry import format_module
+    return format_module(artifact["format"]).read_precision(result.out / artifact["path"])
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8-dynamic", "int8", "int16x8"])

@@ -73,7 +73,7 @@ def bench(handle, threads: int, runs: int = 100, warmup: int = 10, seed: int = 0
     how many)."""
     from .targets.registry import format_module
     inputs = inputs if inputs is not None else sample_inputs(handle, seed)
-    own_timer = getattr(format_module(handle.format), "time_runs", None)
+    own_timer = format_module(handle.format).time_runs
     requested = threads
     with pinned(threads) as cores:
         threads = min(threads, len(cores) or threads)  # more threads than cores only thrash
@@ -144,35 +144,18 @@ def summarize(times: list[float]) -> Latency:
 
 def bench_gpu(handle, runs: int = 100, warmup: int = 10, seed: int = 0,
               inputs: list[np.ndarray] | None = None) -> dict:
-    """The same timing on a CUDA GPU when one is usable (onnxruntime's CUDA provider for
-    ONNX, CUDA tensors for PyTorch); otherwise why not. Never compared with CPU figures."""
+    """The same timing on a CUDA GPU when one is usable (the format's gpu_runner: e.g.
+    onnxruntime's CUDA provider, CUDA tensors for PyTorch); otherwise why not. Never
+    compared with CPU figures."""
     from .host import gpu
+    from .targets.registry import format_module
     status = gpu()
     if not status["available"]:
         return {"available": False, "reason": status["reason"]}
-    run = _gpu_runner(handle)
+    make_gpu_runner = format_module(handle.format).gpu_runner
+    run = make_gpu_runner(handle) if make_gpu_runner is not None else None
     if run is None:
         return {"available": False, "reason": f"no GPU runtime for {handle.format} models"}
     inputs = inputs if inputs is not None else sample_inputs(handle, seed)
     return {"available": True, "latency_ms": asdict(summarize(_time(run, inputs, runs, warmup)))}
 
-
-def _gpu_runner(handle):
-    if handle.format == "onnx":
-        import onnxruntime as ort
-        session = ort.InferenceSession(str(handle.path), providers=["CUDAExecutionProvider"])
-        names = [i.name for i in session.get_inputs()]
-        return lambda inputs: session.run(None, dict(zip(names, inputs)))
-    if handle.format in ("torch", "torchscript"):
-        import torch
-        if not torch.cuda.is_available():
-            return None
-        from .targets.torch import editable_copy
-        module = editable_copy(handle).to("cuda")
-
-        def run(inputs):
-            with torch.no_grad():
-                module(*[torch.from_numpy(x).to("cuda") for x in inputs])
-            torch.cuda.synchronize()  # time the work, not the launch
-        return run
-    return None

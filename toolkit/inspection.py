@@ -13,10 +13,10 @@ def open_any(spec: str, weights: Path | None = None, input_shapes=(),
     """Any model edgekit reads: convertible sources and artifacts (.tflite, TF.js) alike."""
     from .targets.registry import format_module
     ref = detect(spec)
-    module = format_module(ref.format)
-    if hasattr(module, "open_source"):
+    fmt = format_module(ref.format)
+    if fmt.open_source is not None:  # a source: its options and checks apply
         return open_model(spec, weights, input_shapes, allow_unsafe_code)
-    return checked(module.open_handle(ref.path))
+    return checked(fmt.open_handle(ref.path))
 
 
 def describe(handle: ModelHandle) -> dict:

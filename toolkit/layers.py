@@ -77,12 +77,12 @@ def layer_report(source, handle, data, precision: str) -> dict:
     """Per-layer drift: each original layer's closest artifact tensor, the first layer from
     which the artifact stays divergent, and the worst layers."""
     from .errors import UnsupportedError
-    from .targets.registry import format_module
+    from .targets.registry import format_module, formats_with
     from .tensors import feed_for
     for fmt in (source.format, handle.format):
-        if not hasattr(format_module(fmt), "intermediates"):
+        if format_module(fmt).intermediates is None:
             raise UnsupportedError(f"--layers cannot read intermediate tensors of {fmt} models "
-                                   "(supported: keras, torch, onnx, tflite)")
+                                   f"(supported: {', '.join(formats_with('intermediates'))})")
     sample = [x[:LAYER_SAMPLES] for x in data.inputs]
     feed = feed_for(handle, source, sample)
     matches = match_layers(format_module(source.format).intermediates(source, sample),

@@ -32,13 +32,13 @@ def open_model(spec: str, weights: Path | None = None,
 
         from .targets.factory import format_of
         ref = replace(ref, format=format_of(ref.path, ref.factory))
-    module = format_module(ref.format)
+    fmt = format_module(ref.format)
     trust.decide(ref.path, allow_unsafe_code)
     if weights is not None and ref.factory is None:
         raise InputError("--weights applies to models given as FILE.py:FACTORY")
     if weights is not None and not Path(weights).is_file():
         raise InputError(f"no such weights file: {weights}")
-    if not hasattr(module, "open_source"):
+    if fmt.open_source is None:
         raise UnsupportedError(f"{ref.path} is a {ref.format} model: edgekit can inspect and "
                                f"validate it, but not convert from it")
     data_shapes = ()
@@ -47,7 +47,7 @@ def open_model(spec: str, weights: Path | None = None,
         data_shapes = tuple((name, shape, dtype.name) for name, (shape, dtype)
                             in array_headers(Path(eval_data)).items() if name != "y")
     options = SourceOptions(ref.factory, weights, tuple(input_shapes), data_shapes)
-    return checked(module.open_source(ref.path, options, ref.format))
+    return checked(fmt.open_source(ref.path, options, ref.format))
 
 
 MAX_SAMPLE_ELEMENTS = 1 << 28  # per tensor and sample (1 GiB of float32): far above any edge model

@@ -40,8 +40,8 @@ class ModelHandle:
         external weights), and a PyTorch state_dict given with --weights."""
         from .targets.registry import format_module
         path = Path(self.path)
-        side_files = getattr(format_module(self.format), "model_files", None)
-        files = side_files(path) if side_files and not path.is_dir() else files_of(path)
+        side_files = format_module(self.format).model_files
+        files = side_files(path) if side_files is not None and not path.is_dir() else files_of(path)
         return files + ([Path(self.weights)] if self.weights else [])
 
     def size_bytes(self) -> int:

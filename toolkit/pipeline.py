@@ -180,7 +180,7 @@ def _closest_failure(outcome: Outcome):
 
 def _rank_layers(candidate, workshop: Workshop) -> list:
     from .targets.registry import format_module
-    ranker = getattr(format_module(candidate.fmt), "rank_layers", None)
+    ranker = format_module(candidate.fmt).rank_layers
     if ranker is None:
         return []
     workshop.progress(f"      ranking {candidate.fmt} layers by int8 damage")
@@ -292,12 +292,14 @@ def _time_source_and_gpu(plan: Plan, data, workshop: Workshop, outcomes, runs: i
 
 def _versions(plan: Plan, workshop: Workshop) -> dict:
     from .targets.registry import format_module
-    from .versions import package_versions, tfjs_versions
-    packages = set(format_module(plan.source.format).PACKAGES)
+    from .versions import package_versions
+    formats = [format_module(plan.source.format)]
+    packages = set(formats[0].packages)
     for product in workshop.products.values():
-        packages |= {p for c in product.route for p in c.packages}
-        packages |= set(format_module(product.verdict.handle.format).PACKAGES)
+        formats.append(format_module(product.verdict.handle.format))
+        packages |= {p for c in product.route for p in c.packages} | set(formats[-1].packages)
     versions = package_versions(packages)
-    if any(p.verdict.handle.format == "tfjs" for p in workshop.products.values()):
-        versions.update(tfjs_versions())
+    for fmt in dict.fromkeys(formats):  # runtimes outside Python (TF.js's Node) say their own
+        if fmt.versions is not None:
+            versions.update(fmt.versions())
     return versions

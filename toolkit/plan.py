@@ -72,7 +72,7 @@ def check_profile(profile: TargetProfile) -> None:
 
 def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
     """The search's plan for `source`; refuses what cannot work before any conversion."""
-    from .targets.registry import route, routes
+    from .targets.registry import format_module, route, routes
     check_profile(profile)
     for fmt in profile.formats:
         if fmt == source.format:
@@ -84,9 +84,10 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
             raise MissingDependencyError(
                 f"{', '.join(missing)} (needed to make {fmt} for {profile.name})",
                 f"{install_for(missing)}  (or `make setup` in the edgekit checkout)")
-    if "tfjs" in profile.formats:
-        from .targets.tfjs import check_runtime
-        check_runtime()
+    for fmt in profile.formats:  # a runtime outside Python (TF.js's Node) is checked here
+        runtime_check = format_module(fmt).runtime_check
+        if runtime_check is not None:
+            runtime_check()
     return Plan(source, profile)
 
 

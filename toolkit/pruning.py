@@ -49,12 +49,12 @@ def check(spec: PruneSpec, source_format: str) -> None:
 def prune_source(source: ModelHandle, spec: PruneSpec, out_dir: Path, seed: int) -> tuple[ModelHandle, dict]:
     from .data import load_eval
     from .targets.registry import format_module
-    framework = format_module(source.format)
+    framework = format_module(source.format).pruning  # check_prune refused formats without it
     method = methods()[spec.method]
     model = framework.editable_copy(source)
     params_before = framework.parameter_count(model)
     # tracing pruners (torch-pruning) need an example input; Keras masks do not
-    example = framework.module_and_example(source)[1] if hasattr(framework, "module_and_example") else None
+    example = framework.example_input(source) if framework.example_input is not None else None
     model = method.HOOKS[source.format](model, spec.sparsity, example)
     fine_tuned = None
     if spec.train is not None:

@@ -55,11 +55,11 @@ def model_estimate(handle, device: DeviceSpec | None, p50_ms: float | None,
     from .errors import first_line
     from .host import host
     from .targets.registry import format_module
-    module = format_module(handle.format)
-    if not hasattr(module, "macs"):
+    fmt = format_module(handle.format)
+    if fmt.macs is None:
         return None
     try:
-        macs, weight_bytes = module.macs(handle, sample), module.weight_bytes(handle)
+        macs, weight_bytes = fmt.macs(handle, sample), fmt.weight_bytes(handle)
     except ImportError as error:  # the slim runtime install lacks e.g. the onnx package
         return {"unavailable": f"counting MACs needs the '{error.name}' package"}
     except Exception as error:  # an estimate, not a proof: say why there is none

@@ -30,7 +30,10 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
     source = open_any(original, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
     progress(f"loading {artifact}")
     plain = open_any(artifact, allow_unsafe_code=allow_unsafe_code)
-    handle = format_module(plain.format).open_handle(plain.path, source)  # layouts vs source
+    fmt = format_module(plain.format)
+    # reopened against the source, for its tensors' layouts; a source format (a .pt2 given
+    # as the artifact) has no reference-aware opening and stays as opened
+    handle = fmt.open_handle(plain.path, source) if fmt.open_handle is not None else plain
     precision, precision_from = precision_of(handle, precision)
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
     progress(f"running the original {source.format} model on {data.samples} samples")
@@ -38,7 +41,7 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
     data = with_label_output(data, source, reference, label_output)
     source_accuracy = accuracy(reference, data.labels, data.label_output)
     tolerance = PRECISIONS[precision].tolerance
-    runtime = format_module(handle.format).RUNTIME
+    runtime = fmt.runtime
     progress(f"running the {handle.format} model in {runtime}, judged as {precision}")
     runs = [_row(runtime, "-", judge(handle, source, data, reference, tolerance, Budgets(),
                                         source_accuracy))]
@@ -63,15 +66,18 @@ def _row(runtime: str, backend: str, verdict) -> dict:
 def _browser_rows(handle, source, data, reference, tolerance, source_accuracy,
                   progress) -> list[dict]:
     from .errors import UnsupportedError
-    from .targets.tfjs_browser import BACKENDS, BackendUnavailable, make_runner
-    if handle.format != "tfjs":
-        raise UnsupportedError(f"--browser runs TF.js models; {handle.path} is {handle.format}")
+    from .targets.browser import BackendUnavailable
+    from .targets.registry import format_module, formats_with
+    fmt = format_module(handle.format)
+    if fmt.browser_runner is None:
+        raise UnsupportedError(f"--browser runs {' and '.join(formats_with('browser_runner'))} "
+                               f"models; {handle.path} is {handle.format}")
     rows = []
-    for backend in BACKENDS:
+    for backend in fmt.browser_backends:
         progress(f"running the model in headless Chromium ({backend})")
         try:
             verdict = judge(handle, source, data, reference, tolerance, Budgets(),
-                            source_accuracy, runner=make_runner(handle, backend))
+                            source_accuracy, runner=fmt.browser_runner(handle, backend))
         except BackendUnavailable as reason:  # e.g. no webgl in this headless browser
             rows.append({"runtime": "chromium", "backend": backend, "available": False,
                          "reason": str(reason), "passed": False, "problems": []})

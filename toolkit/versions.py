@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import shutil
-import subprocess
 
 
 def package_versions(packages) -> dict[str, str]:
@@ -21,13 +18,3 @@ def _version(distribution: str) -> str:
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
 
-
-def tfjs_versions() -> dict[str, str]:
-    """Node.js and the @tensorflow/tfjs package the TF.js runner uses."""
-    from .targets.tfjs import node_modules
-    node = shutil.which("node")
-    result = {"node": subprocess.run([node, "--version"], capture_output=True, text=True)
-              .stdout.strip() if node else "not installed"}
-    manifest = node_modules() / "@tensorflow" / "tfjs" / "package.json"
-    result["@tensorflow/tfjs"] = json.loads(manifest.read_text())["version"]
-    return result
