@@ -26,7 +26,7 @@ class FakeWorkshop:
         self.tried.append((c.precision, c.tools[0], c.variant.name))
         status, p50, size = self.table.get((c.precision, c.tools[0], c.variant.name), (ERROR, None, None))
         return Trial(c, status, reason="" if status == PASSED else f"{status} on purpose",
-                     p50_ms=p50 if status == PASSED else None, cv=0.01, size_bytes=size)
+                     p50_ms=p50 if status == PASSED else None, p50_noise=0.01, size_bytes=size)
 
 
 PHONE = ("int8", "int8-dynamic", "fp16", "fp32")
@@ -155,3 +155,15 @@ def test_the_choice_is_the_smallest_of_those_as_fast_as_the_fastest():
     assert outcome.chosen is by_precision["int8"]
     assert "larger: 300 vs 100 bytes" in by_precision["fp16"].reason
     assert "slower: p50 1.04 ms vs 0.97 ms" in by_precision["int8-dynamic"].reason
+
+
+def test_a_noisy_timing_is_uncertain_by_its_median_not_by_its_spread():
+    """50 runs spread by 80% (a loaded host) leave their median uncertain by about 28%, not
+    80%: 4.04 ms is then slower than 1.42 ms, not a tie."""
+    from edgekit.search import faster
+    from edgekit.workshop import median_noise
+    noise = median_noise(0.8, 50)
+    assert 0.25 < noise < 0.3
+    slow = Trial(candidate("int8-dynamic"), PASSED, p50_ms=4.04, p50_noise=noise)
+    fp32 = Trial(candidate("fp32"), PASSED, p50_ms=1.42, p50_noise=median_noise(0.05, 50))
+    assert faster(fp32, slow) and not faster(slow, fp32)

@@ -63,7 +63,7 @@ class Trial:
     reason: str = ""  # why it failed or was skipped; after the choice, why it lost
     verdict: object = None  # edgekit.validate.Verdict when it ran
     p50_ms: float | None = None
-    cv: float | None = None  # its timing's spread, to judge ties
+    p50_noise: float | None = None  # relative uncertainty of p50_ms, to judge ties
     size_bytes: int | None = None
     chosen: bool = False
 
@@ -159,7 +159,7 @@ def _baseline(outcome: Outcome) -> Trial | None:
 
 def faster(a: Trial, b: Trial) -> bool:
     """`a` is faster than `b` by more than the noise of either timing."""
-    noise = max(NOISE, a.cv or 0.0, b.cv or 0.0)
+    noise = max(NOISE, a.p50_noise or 0.0, b.p50_noise or 0.0)
     return a.p50_ms is not None and b.p50_ms is not None and a.p50_ms < b.p50_ms * (1 - noise)
 
 

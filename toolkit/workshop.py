@@ -49,6 +49,14 @@ def _part_for(variant: Variant, converter) -> Variant:
 LOGS = "logs"  # OUT/logs/NN_step.log: each step's full tool output
 
 
+def median_noise(robust_cv: float, runs: int) -> float:
+    """How far a p50 over `runs` timings may be off, relative (about 95%): twice the standard
+    error of a median, 1.2533 sigma / sqrt(n). The spread of single runs (robust_cv) is not
+    that: on a loaded host it reached 0.8, and a candidate 2.8x slower than fp32 then "tied"
+    it and won on size."""
+    return 2 * 1.2533 * robust_cv / max(runs, 1) ** 0.5
+
+
 class Workshop:
     def __init__(self, source, data, reference, work: Path, context, budgets, source_accuracy,
                  timer=None, progress=lambda message: None, has_calibration: bool = False):
@@ -87,7 +95,7 @@ class Workshop:
             self.products[product.key] = replace(product, timing=timing)
             if timing and "latency_ms" in timing:
                 trial.p50_ms = timing["latency_ms"]["p50"]
-                trial.cv = timing["latency_ms"]["robust_cv"]
+                trial.p50_noise = median_noise(timing["latency_ms"]["robust_cv"], timing["runs"])
         return trial
 
     # --- making models ---
