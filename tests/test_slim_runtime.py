@@ -105,6 +105,14 @@ def edgekit_in(venv: Path, *args, **kwargs) -> subprocess.CompletedProcess:
                           text=True, **kwargs)
 
 
+def error_line(run: subprocess.CompletedProcess) -> str:
+    """The one `Error:` line of a failed command, which ends its stderr (no traceback)."""
+    lines = run.stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith("Error:")] == lines[-1:], run.stderr
+    assert "Traceback" not in run.stderr
+    return lines[-1]
+
+
 def test_the_slim_install_has_no_framework(slim_venv):
     probe = subprocess.run([str(slim_venv / "bin" / "python"), "-c",
                             "import importlib.util as u; print([m for m in ('tensorflow', 'torch', "
@@ -135,8 +143,8 @@ def test_bench_runs_in_the_slim_install(slim_venv, artifacts, tmp_path, fmt):
 def test_inspect_of_onnx_without_onnx_is_a_user_error(slim_venv, artifacts, tmp_path):
     run = edgekit_in(slim_venv, "inspect", artifacts["onnx"], cwd=tmp_path)
     assert run.returncode == 1, run.stderr
-    assert run.stderr.strip().splitlines() == [
-        f"Error: inspect of ONNX needs the onnx package: pip install '{DISTRIBUTION}[convert]'"]
+    assert error_line(run) == \
+        f"Error: inspect of ONNX needs the onnx package: pip install '{DISTRIBUTION}[convert]'"
 
 
 @pytest.mark.parametrize("source", ["keras", "onnx"])
@@ -145,8 +153,8 @@ def test_convert_in_the_slim_install_names_the_extra(slim_venv, artifacts, tmp_p
     run = edgekit_in(slim_venv, "convert", model, "--target", "android", "--out", tmp_path / "o",
                      cwd=tmp_path)
     assert run.returncode == 1, run.stderr
-    (line,) = run.stderr.strip().splitlines()
-    assert line.startswith("Error: ") and f"pip install '{DISTRIBUTION}[convert]'" in line
+    line = error_line(run)  # after the progress lines of the steps it began
+    assert f"pip install '{DISTRIBUTION}[convert]'" in line
     assert not (tmp_path / "o").exists()
 
 
@@ -192,7 +200,7 @@ def test_demo_without_the_npm_packages_says_what_to_install(slim_venv, tfjs_fold
     env = {k: v for k, v in os.environ.items() if k != "EDGEKIT_NODE_MODULES"}
     run = edgekit_in(slim_venv, "demo", tfjs_folder, "--port", 0, cwd=tmp_path, env=env, timeout=60)
     assert run.returncode == 1
-    (line,) = run.stderr.strip().splitlines()
+    line = error_line(run)
     assert line.startswith("Error: the TF.js runtime") and "npm install @tensorflow/tfjs@" in line
     assert "EDGEKIT_NODE_MODULES" in line
 
