@@ -67,7 +67,8 @@ class FormatModule:
     # (handle, inputs, runs, warmup, threads, budget) -> (times ms, load ms, peak bytes):
     # for a runtime in another process, which must time itself (TF.js in Node)
     time_runs: Callable | None = None
-    # (handle) -> a runner on a CUDA device, or None when this host has none for it
+    # (handle) -> a runner on a CUDA device, for timing only (it need not return the
+    # outputs), or None when this host has no CUDA runtime for the format
     gpu_runner: Callable | None = None
     # () -> None, raising MissingDependencyError: a runtime outside Python (Node.js),
     # checked at plan time
@@ -82,6 +83,8 @@ class FormatModule:
     # a backend the browser lacks raises browser.BackendUnavailable
     browser_runner: Callable | None = None
     browser_backends: tuple[str, ...] = ()
+    # --prune works in the source's framework: the hooks above (a prune method's own hook
+    # per format lives in quantize/prune*.py)
     pruning: PruningHooks | None = None
 
     def __post_init__(self):
