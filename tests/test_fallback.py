@@ -72,12 +72,13 @@ def test_a_wrong_artifact_is_rejected_and_removed(tiny_torch, tmp_path, monkeypa
     assert rejected["path"] is None and not (result.out / "01_tflite").exists()  # removed
 
 
-def test_when_every_route_fails_the_error_lists_them(tiny_torch, tmp_path, monkeypatch):
+def test_when_every_route_fails_the_error_lists_each_cause_once(tiny_torch, tmp_path, monkeypatch):
     def broken(source, out_dir, ctx):
-        raise ConversionError("x", str(source.path), "no")
+        raise ConversionError(f"x {out_dir.name}", str(source.path), "no")
     replace_converters(monkeypatch, tuple(dataclasses.replace(c, run=broken) for c in tflite.CONVERTERS))
-    with pytest.raises(ConversionError, match="no candidate could be made: tflite fp32 via "
-                                              "litert-torch: .*torch.onnx.export -> onnx2tf"):
+    with pytest.raises(ConversionError, match=r"no candidate could be made: x \d+_tflite: no "
+                                              r"\[tflite fp32 via litert-torch( and \d+ more)?\]; "
+                                              r".*\[tflite fp32 via torch.onnx.export -> onnx2tf"):
         convert_tiny(tiny_torch, tmp_path)
     assert not (tmp_path / "out").exists()
 
