@@ -50,7 +50,9 @@ def test_int8_keeps_the_wide_layer_in_float(wide_keras, tmp_path, target, fmt):
                              eval_data=wide_keras / "eval.npz", precision="int8", max_drop=BUDGET)
     search = result.report["search"][fmt]
     tried = [c for c in search["candidates"] if c["precision"] == "int8"]
-    assert tried[0]["variant"] is None and tried[0]["accuracy_drop"] > 50  # full int8 collapses
+    # full int8 breaks the budget: by 50+ points on AVX-512 VNNI hosts, 3.6 on AVX2-only
+    # ones (onnxruntime's int8 kernels differ by ISA; measured)
+    assert tried[0]["variant"] is None and tried[0]["accuracy_drop"] > BUDGET
     chosen, = [c for c in search["candidates"] if c["status"] == "chosen"]
     assert chosen["precision"] == "int8" and chosen["variant"].startswith("float")
     assert "wide_range" in chosen["variant_note"]
@@ -60,7 +62,8 @@ def test_int8_keeps_the_wide_layer_in_float(wide_keras, tmp_path, target, fmt):
     assert artifact["accuracy_drop"] <= BUDGET
     assert (result.out / artifact["path"]).exists()
     kept_folders = {a["path"].split("/")[0] for a in result.report["artifacts"] + result.report["intermediates"]}
-    assert sorted(p.name for p in result.out.iterdir() if p.is_dir()) == sorted(kept_folders | {"deploy"})
+    folders = {p.name for p in result.out.iterdir() if p.is_dir()} - {"logs"}  # tf2onnx's log
+    assert sorted(folders) == sorted(kept_folders | {"deploy"})
     assert [c for c in tried if c["status"] == "failed"]  # rejected attempts: in the record, not on disk
 
 
