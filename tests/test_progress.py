@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from edgekit import progress as progress_module
@@ -34,7 +35,7 @@ def wait_for(stream: Stream, text: str) -> None:
 
 def test_a_quick_step_is_one_whole_line_when_it_ends():
     stream = Stream()
-    lines = _Lines(stream, start=0.0)
+    lines = _Lines(stream, start=time.monotonic())
     lines.begin("[03] onnx -> tflite (onnx2tf)")
     assert stream.getvalue() == ""  # not yet: it may end within the grace period
     lines.begin("      validating tflite (fp32) in its runtime")
@@ -47,7 +48,7 @@ def test_a_quick_step_is_one_whole_line_when_it_ends():
 def test_a_slow_step_shows_before_it_ends_and_its_duration_follows(monkeypatch):
     monkeypatch.setattr(progress_module, "GRACE_S", 0.0)
     stream = Stream()
-    lines = _Lines(stream, start=0.0)
+    lines = _Lines(stream, start=time.monotonic())
     lines.begin("timing the source keras model")
     wait_for(stream, "timing the source keras model ...")
     assert "\n" not in stream.getvalue()  # the line waits for its duration
@@ -58,7 +59,7 @@ def test_a_slow_step_shows_before_it_ends_and_its_duration_follows(monkeypatch):
 def test_a_warning_during_a_step_does_not_break_the_line_apart(monkeypatch):
     monkeypatch.setattr(progress_module, "GRACE_S", 0.0)
     stream = Stream()
-    lines = _Lines(stream, start=0.0)
+    lines = _Lines(stream, start=time.monotonic())
     lines.begin("loading model.keras")
     wait_for(stream, "...")
     lines.note("Warning: --calib is ignored")
@@ -72,7 +73,7 @@ def test_a_warning_during_a_step_does_not_break_the_line_apart(monkeypatch):
 def test_a_failing_step_stays_quiet_when_quick_and_says_failed_when_shown(monkeypatch, grace, printed):
     monkeypatch.setattr(progress_module, "GRACE_S", grace)
     stream = Stream()
-    lines = _Lines(stream, start=0.0)
+    lines = _Lines(stream, start=time.monotonic())
     lines.begin("loading broken.onnx")
     if grace == 0.0:
         wait_for(stream, "...")
@@ -84,7 +85,7 @@ def test_a_failing_step_stays_quiet_when_quick_and_says_failed_when_shown(monkey
 def test_the_live_status_keeps_brackets_and_prints_finished_steps():
     """On a terminal: rich, with markup off ("[03]" is no style tag)."""
     stream = io.StringIO()
-    live = progress_module._Live(stream, start=0.0)
+    live = progress_module._Live(stream, start=time.monotonic())
     live.begin("[03] savedmodel -> tflite at int8 (tf.lite.TFLiteConverter)")
     live.begin("[bold]not markup[/bold]")
     live.end()
