@@ -47,7 +47,7 @@ web-demo: setup
 
 ## test: every test tier (unit, framework, end-to-end on the sample models)
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 ## test-fast: skip the end-to-end tier
 test-fast: setup
