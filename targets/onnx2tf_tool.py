@@ -64,6 +64,23 @@ def variants(reason: str):
     return tuple(found)
 
 
+def foreseen(source: ModelHandle, destination: str):
+    """Variants the source alone shows to be needed: TF.js cannot run the grouped
+    convolutions onnx2tf writes for ONNX Convs with groups (depthwise ones included: "depth
+    of input (8) must match input depth for filter 1"), so a TF.js route splits them from the
+    start rather than after a failed conversion (each onnx2tf run on PaddleOCR's detector
+    takes minutes)."""
+    if destination != "tfjs" or not _has_grouped_convolutions(source.path):
+        return ()
+    return tuple(v for v in variants("group") if dict(v.options).get(TOOL) == "no-group-conv")
+
+
+def _has_grouped_convolutions(model: Path) -> bool:
+    return any(node.op_type == "Conv" and
+               any(a.name == "group" and a.i > 1 for a in node.attribute)
+               for node in onnx_format.load_proto(model).graph.node)
+
+
 def convert(source: ModelHandle, ctx) -> Path:
     """Run onnx2tf once per source model and options (its failure too: a fallback route
     through the same tool would only fail again); returns its output folder."""

@@ -47,6 +47,10 @@ class Converter:
     # option variants worth a try when this converter fails with a given message:
     # (failure text) -> edgekit.search.Variant instances (converter options as data)
     variants: Callable | None = None
+    # option variants known from the source model alone to be needed on the way to a
+    # destination format, used from the first candidate on instead of after a failure:
+    # (source ModelHandle, destination format) -> tuple of edgekit.search.Variant
+    foresees: Callable | None = None
 
 
 def copy_converter(fmt: str) -> Converter:

@@ -110,7 +110,7 @@ CONVERTERS = (
     Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras"),
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
     Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
-              variants=onnx2tf_tool.variants,
+              variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen,
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
 )
 

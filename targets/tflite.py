@@ -216,7 +216,7 @@ CONVERTERS = (
               precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8"), keeps_float=True),
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
-              variants=onnx2tf_tool.variants),
+              variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen),
 )
 
 

@@ -1,4 +1,5 @@
 """The profile table and the converter table: completeness and plan-time refusals."""
+import numpy as np
 import pytest
 
 from edgekit.errors import UnsupportedError
@@ -7,7 +8,7 @@ from edgekit.plan import check_profile, make_plan
 from edgekit.profile import get_profile
 from edgekit.quantize import PRECISIONS
 from edgekit.targets.profiles import PROFILES
-from edgekit.candidates import ordered
+from edgekit.candidates import describe_order, ordered
 from edgekit.targets.registry import OUTPUT_FORMATS, route, routes
 
 SOURCE_FORMATS = ("keras", "savedmodel", "torch", "torchscript", "onnx")
@@ -95,16 +96,40 @@ def test_unknown_format_and_precision_are_refused_with_the_options():
 
 def test_candidates_start_with_the_fp32_baseline_then_follow_the_policy():
     profile = get_profile("android")
-    order = [(c.precision, c.tools) for c in ordered("keras", "tflite", profile.policy)]
+    order = [(c.precision, c.tools) for c in ordered(ModelHandle("m.keras", "keras", (), ()), "tflite", profile.policy)]
     assert order[0] == ("fp32", ("keras Model.export", "tf.lite.TFLiteConverter"))
     precisions = list(dict.fromkeys(p for p, _ in order))
     assert precisions == ["fp32", "int8", "int8-dynamic", "fp16"]
 
 
 def test_a_source_in_the_output_format_starts_with_a_copy():
-    order = list(ordered("onnx", "onnx", ("int8", "fp32")))
+    order = list(ordered(ModelHandle("m.onnx", "onnx", (), ()), "onnx", ("int8", "fp32")))
     assert [(c.precision, c.tools) for c in order] == [
         ("fp32", ("copy",)), ("int8", ("copy", "onnxruntime.quantization"))]
+
+
+def _onnx_conv(path, group):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    weight = numpy_helper.from_array(np.ones((4, 4 // group, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], group=group)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])], [weight])
+    onnx.save(helper.make_model(graph), path)
+    return ModelHandle(str(path), "onnx", (), ())
+
+
+def test_tfjs_routes_from_onnx_split_grouped_convolutions_from_the_start(tmp_path):
+    """TF.js cannot run the grouped convolutions onnx2tf writes: the route starts with -dgc
+    instead of learning it from a failed conversion; TFLite and ungrouped models do not."""
+    grouped = _onnx_conv(tmp_path / "grouped.onnx", group=4)
+    plain = _onnx_conv(tmp_path / "plain.onnx", group=1)
+    first = next(ordered(grouped, "tfjs", ("fp32",)))
+    assert first.variant.name == "onnx2tf-dgc" and ("onnx2tf", "no-group-conv") in first.variant.options
+    assert {c.variant.name for c in ordered(grouped, "tflite", ("fp32", "fp16"))} == {""}
+    assert {c.variant.name for c in ordered(plain, "tfjs", ("fp32", "fp16"))} == {""}
+    assert "[onnx2tf-dgc]" in "\n".join(describe_order(grouped, "tfjs", ("fp32",)))
 
 
 def test_dry_run_lists_the_candidates_in_order():

@@ -28,24 +28,41 @@ FP32 = "fp32"
 MAX_FLOAT_SHARE = 0.25
 
 
-def ordered(source_fmt: str, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
-    """The stated order: fp32 routes first, then the policy's precisions over their routes."""
+def ordered(source, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
+    """The stated order: fp32 routes first, then the policy's precisions over their routes.
+    `source` is the source ModelHandle: each route starts with the options its converters
+    foresee from it (Converter.foresees)."""
     from .targets.registry import copy_converter, routes
+    foreseen: dict[tuple, Variant] = {}
     for precision in dict.fromkeys((FP32, *policy)):
         if fmt not in PRECISIONS[precision].formats:
             continue
-        chains = routes(source_fmt, fmt, precision)
-        if source_fmt == fmt:  # the copy is the fp32 baseline, and what quantizers start from
+        chains = routes(source.format, fmt, precision)
+        if source.format == fmt:  # the copy is the fp32 baseline, and what quantizers start from
             copy = copy_converter(fmt)
             chains = [[copy]] if precision == FP32 else [[copy, *chain] for chain in chains]
         for chain in chains:
-            yield Candidate(fmt, tuple(chain), precision)
+            key = tuple(converter.tool for converter in chain)
+            if key not in foreseen:
+                foreseen[key] = combined([variant for converter in chain if converter.foresees
+                                          for variant in converter.foresees(source, fmt)])
+            yield Candidate(fmt, tuple(chain), precision, foreseen[key])
 
 
-def describe_order(source_fmt: str, fmt: str, policy: tuple[str, ...], constraints=()) -> list[str]:
+def combined(variants: list[Variant], base: Variant = Variant()) -> Variant:
+    """One variant with the options of `base` and `variants` (each option once)."""
+    if not variants:
+        return base
+    every = [base, *variants]
+    return Variant("+".join(filter(None, (v.name for v in every))),
+                   options=tuple(dict.fromkeys(o for v in every for o in v.options)),
+                   note="; ".join(filter(None, (v.note for v in every))))
+
+
+def describe_order(source, fmt: str, policy: tuple[str, ...], constraints=()) -> list[str]:
     """The order as lines, for --dry-run."""
     lines = [candidate.describe() + ("" if candidate.precision in policy else "  [baseline only]")
-             for candidate in ordered(source_fmt, fmt, policy)]
+             for candidate in ordered(source, fmt, policy)]
     if "int8" in policy and "full-int8" not in constraints:
         lines.append("after an int8 candidate breaks the budget: the same with the layers int8 "
                      "damages most kept in float (1, 2, 4, ...)")
@@ -94,12 +111,6 @@ def _converter_variants(candidate: Candidate, reason: str) -> list[Variant]:
     on top of the options the failed candidate already had (one step got past with them,
     the next failed: onnx2tf with a batch of 1, then tensorflowjs), each option once."""
     had = candidate.variant
-    variants = []
-    for converter in candidate.route:
-        for variant in (converter.variants(reason) if converter.variants else ()):
-            if set(variant.options) <= set(had.options):
-                continue
-            variants.append(Variant("+".join(filter(None, (had.name, variant.name))),
-                                    options=tuple(dict.fromkeys(had.options + variant.options)),
-                                    note="; ".join(filter(None, (had.note, variant.note)))))
-    return variants
+    return [combined([variant], had) for converter in candidate.route
+            for variant in (converter.variants(reason) if converter.variants else ())
+            if not set(variant.options) <= set(had.options)]

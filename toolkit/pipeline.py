@@ -143,7 +143,7 @@ def _search(plan: Plan, fmt: str, workshop: Workshop, max_candidates, progress) 
     profile = plan.profile
     policy = profile.policy_for(fmt)
     followups = Followups(profile.constraints, lambda c: _rank_layers(c, workshop))
-    outcome = search(fmt, ordered(plan.source.format, fmt, policy), workshop, policy, followups,
+    outcome = search(fmt, ordered(plan.source, fmt, policy), workshop, policy, followups,
                      max_candidates)
     if outcome.chosen is None:
         progress(f"      no {fmt} candidate passed")

@@ -32,7 +32,7 @@ class Plan:
             lines.append(f"{fmt} candidates, in order (later routes of a precision only if "
                          "the earlier ones fail):")
             lines += [f"  {i}. {line}" for i, line in enumerate(
-                describe_order(self.source.format, fmt, profile.policy_for(fmt),
+                describe_order(self.source, fmt, profile.policy_for(fmt),
                                profile.constraints), start=1)]
         if self.needs_calibration:
             lines.append("calibration: needed for " + ", ".join(
