@@ -65,20 +65,28 @@ def variants(reason: str):
 
 
 def foreseen(source: ModelHandle, destination: str):
-    """Variants the source alone shows to be needed: TF.js cannot run the grouped
-    convolutions onnx2tf writes for ONNX Convs with groups (depthwise ones included: "depth
-    of input (8) must match input depth for filter 1"), so a TF.js route splits them from the
-    start rather than after a failed conversion (each onnx2tf run on PaddleOCR's detector
-    takes minutes)."""
+    """Variants the source alone shows to be needed: TF.js has no grouped convolution, so a
+    TF.js route from a model with ONNX Convs of several channels per group splits them from
+    the start rather than after a failed conversion (an onnx2tf run on PaddleOCR's detector
+    takes minutes). One channel per group (depthwise) needs no split: tfjs_graph turns what
+    onnx2tf writes for it into TF.js's depthwise op."""
     if destination != "tfjs" or not _has_grouped_convolutions(source.path):
         return ()
     return tuple(v for v in variants("group") if dict(v.options).get(TOOL) == "no-group-conv")
 
 
 def _has_grouped_convolutions(model: Path) -> bool:
-    return any(node.op_type == "Conv" and
+    """Some Conv has groups of more than one input channel (weights [out, in/group, ...],
+    read from an initializer or a Constant node; weights computed in the graph are not
+    looked at: a failure then still offers the split)."""
+    from onnx import AttributeProto
+    graph = onnx_format.load_proto(model).graph
+    shapes = {tensor.name: list(tensor.dims) for tensor in graph.initializer}
+    shapes.update({node.output[0]: list(a.t.dims) for node in graph.node if node.op_type == "Constant"
+                   for a in node.attribute if a.type == AttributeProto.TENSOR})
+    return any(len(shapes.get(node.input[1], ())) > 1 and shapes[node.input[1]][1] > 1 and
                any(a.name == "group" and a.i > 1 for a in node.attribute)
-               for node in onnx_format.load_proto(model).graph.node)
+               for node in graph.node if node.op_type == "Conv")
 
 
 def convert(source: ModelHandle, ctx) -> Path:

@@ -11,6 +11,11 @@ artifact converted, then failed at run time in TF.js (wasm, cpu).
   as an activation of _FusedConv2D: "_fusedhardswish activation not yet supported for
   FusedConv2D". Such activations are taken out of the fused op again and written as the
   plain ops TF.js runs (AddV2, Relu6, Mul).
+- A depthwise convolution whose strides differ per axis (stride (2, 1) in PaddleOCR's text
+  classifier) reaches TensorFlow as a grouped Conv2D (one input channel per group: TF's
+  depthwise kernel wants equal strides), which TF.js lacks: "depth of input (8) must match
+  input depth for filter 1". TF.js's depthwise kernel takes any strides, so such a Conv2D
+  becomes a DepthwiseConv2dNative (same weights, [h, w, 1, C*m] read as [h, w, C, m]).
 The patches apply only while one conversion runs (`patched`), never to the process.
 """
 from __future__ import annotations
@@ -34,7 +39,7 @@ def patched(conversion_module, remap: bool = True):
     normalize_bias_add.normalize_bias_add_op = strict_bias_add(original_bias)
 
     def optimize_graph(*args, **kwargs):
-        return unfuse_activations(original_optimize(*args, **kwargs))
+        return unfuse_activations(depthwise_convolutions(original_optimize(*args, **kwargs)))
 
     def run_grappler(config, *args, **kwargs):
         optimizers = config.graph_options.rewrite_options.optimizers
@@ -101,6 +106,47 @@ def unfuse_activations(graph_def):
         del node.attr["fused_ops"].list.s[-1]
         UNFUSED[activation](graph_def, node.name, name, node.attr["T"].type)
     return graph_def
+
+
+DEPTHWISE = {"Conv2D": "DepthwiseConv2dNative", "_FusedConv2D": "FusedDepthwiseConv2dNative"}
+
+
+def depthwise_convolutions(graph_def):
+    """Each NHWC Conv2D with one input channel per group (a depthwise convolution TF could
+    not write as one) becomes the depthwise op TF.js has; see the module docstring."""
+    nodes = {node.name: node for node in graph_def.node}
+    grouped = []
+    for node in graph_def.node:
+        weights = nodes.get(node.input[1].split(":")[0]) if node.op in DEPTHWISE else None
+        if weights is None or weights.op != "Const" or \
+                node.attr["data_format"].s not in (b"", b"NHWC"):
+            continue
+        shape = [d.size for d in weights.attr["value"].tensor.tensor_shape.dim]
+        if len(shape) == 4 and shape[2] == 1:
+            grouped.append((node, weights, shape))
+    if not grouped:
+        return graph_def
+    channels = _input_channels(graph_def, [node.name for node, _, _ in grouped])
+    for node, weights, (height, width, _, outputs) in grouped:
+        depth = channels.get(node.name)
+        if not depth or depth == 1 or outputs % depth:
+            continue  # an ordinary convolution of a one-channel input, or unknown
+        node.op = DEPTHWISE[node.op]
+        for attribute in ("use_cudnn_on_gpu",):
+            node.attr.pop(attribute, None)
+        dims = weights.attr["value"].tensor.tensor_shape.dim
+        dims[2].size, dims[3].size = depth, outputs // depth
+    return graph_def
+
+
+def _input_channels(graph_def, names: list[str]) -> dict[str, int | None]:
+    """The static channel count of each named op's first input (TensorFlow's shape
+    inference over the graph)."""
+    import tensorflow as tf
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return {name: graph.get_operation_by_name(name).inputs[0].shape[-1] for name in names}
 
 
 def _hard_swish(graph_def, x: str, name: str, dtype) -> None:

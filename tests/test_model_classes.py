@@ -47,19 +47,19 @@ def test_outputs_of_one_shape_are_matched_by_their_names_not_their_position(tmp_
     assert metadata["output_mapping"] == artifact["output_mapping"]
 
 
-HARDSWISH_SOURCE = '''
+PADDLE_LIKE_SOURCE = '''
 import torch
 from torch import nn
 
 
 class Net(nn.Module):
-    """The two TF.js run-time failures of PaddleOCR models via onnx2tf: a HardSwish that
-    grappler fuses into _FusedConv2D, and a grouped convolution."""
+    """The TF.js run-time failures of PaddleOCR models via onnx2tf: a HardSwish that grappler
+    fuses into _FusedConv2D, and a grouped convolution."""
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
         self.act = nn.Hardswish()
-        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+        self.grouped = GROUPED
         self.head = nn.Linear(8, 4)
 
     def forward(self, image):
@@ -71,14 +71,16 @@ def build():
     torch.manual_seed(0)
     return Net().eval()
 '''
+# PaddleOCR's classifier: depthwise with strides (2, 1), which TF writes as a grouped Conv2D
+DEPTHWISE_UNEQUAL_STRIDES = "nn.Conv2d(8, 8, 3, stride=(2, 1), padding=1, groups=8)"
+GROUPED = "nn.Conv2d(8, 8, 3, padding=1, groups=2)"  # 4 channels per group: no TF.js kernel
 
 
-@pytest.mark.slow
-def test_hardswish_and_grouped_convolutions_run_in_tfjs(tmp_path):
+def _web_fp32(tmp_path, grouped: str):
     import torch
-    (tmp_path / "net.py").write_text(HARDSWISH_SOURCE)
+    source = PADDLE_LIKE_SOURCE.replace("GROUPED", grouped, 1)
     scope: dict = {}
-    exec(compile(HARDSWISH_SOURCE, "net.py", "exec"), scope)
+    exec(compile(source, "net.py", "exec"), scope)
     torch.onnx.export(scope["build"](), (torch.zeros(1, 3, 16, 16),), str(tmp_path / "net.onnx"),
                       input_names=["image"], output_names=["scores"], opset_version=17,
                       dynamic_axes={"image": {0: "n"}, "scores": {0: "n"}}, dynamo=False)
@@ -86,14 +88,26 @@ def test_hardswish_and_grouped_convolutions_run_in_tfjs(tmp_path):
     result = edgekit.convert(str(tmp_path / "net.onnx"), "web", tmp_path / "out",
                              eval_data=tmp_path / "eval.npz", precision="fp32", bench_runs=0)
     assert result.passed
-    candidates = result.report["search"]["tfjs"]["candidates"]
-    assert not [c for c in candidates if "_fusedhardswish" in c["why"]]  # unfused: it runs
-    assert "depth of input" in candidates[0]["why"]  # the grouped conv, then split by onnx2tf
-    assert candidates[-1]["variant"] == "onnx2tf-dgc" and candidates[-1]["status"] == "chosen"
     model = json.loads((result.out / result.report["deliverables"][0]["path"] / "model.json").read_text())
-    fused = [n for n in model["modelTopology"]["node"] if n["op"].startswith("_Fused")]
+    return result.report["search"]["tfjs"]["candidates"], model["modelTopology"]["node"]
+
+
+@pytest.mark.slow
+def test_hardswish_and_depthwise_convolutions_with_unequal_strides_run_in_tfjs(tmp_path):
+    candidates, nodes = _web_fp32(tmp_path, DEPTHWISE_UNEQUAL_STRIDES)
+    # the first, plain candidate runs: the Conv2D became TF.js's depthwise op, HardSwish unfused
+    assert candidates[0]["status"] == "chosen" and candidates[0]["variant"] is None
+    assert [n for n in nodes if "Depthwise" in n["op"]]
+    fused = [n for n in nodes if n["op"].startswith(("_Fused", "FusedDepthwise"))]
     assert fused and all(b"HardSwish" not in base64.b64decode(s) for n in fused
                          for s in n["attr"]["fused_ops"]["list"]["s"])
+
+
+@pytest.mark.slow
+def test_grouped_convolutions_are_split_for_tfjs_from_the_start(tmp_path):
+    candidates, nodes = _web_fp32(tmp_path, GROUPED)
+    assert candidates[0]["variant"] == "onnx2tf-dgc" and candidates[0]["status"] == "chosen"
+    assert not [c for c in candidates if "depth of input" in (c["why"] or "")]
 
 
 def test_a_fixed_batch_of_one_with_dynamic_image_size_runs_in_slices(tmp_path):

@@ -121,14 +121,16 @@ def _onnx_conv(path, group):
 
 
 def test_tfjs_routes_from_onnx_split_grouped_convolutions_from_the_start(tmp_path):
-    """TF.js cannot run the grouped convolutions onnx2tf writes: the route starts with -dgc
-    instead of learning it from a failed conversion; TFLite and ungrouped models do not."""
-    grouped = _onnx_conv(tmp_path / "grouped.onnx", group=4)
+    """TF.js has no grouped convolution: the route starts with -dgc instead of learning it
+    from a failed conversion; TFLite, ungrouped and depthwise models do not."""
+    grouped = _onnx_conv(tmp_path / "grouped.onnx", group=2)
     plain = _onnx_conv(tmp_path / "plain.onnx", group=1)
+    depthwise = _onnx_conv(tmp_path / "depthwise.onnx", group=4)  # tfjs_graph handles it
     first = next(ordered(grouped, "tfjs", ("fp32",)))
     assert first.variant.name == "onnx2tf-dgc" and ("onnx2tf", "no-group-conv") in first.variant.options
     assert {c.variant.name for c in ordered(grouped, "tflite", ("fp32", "fp16"))} == {""}
     assert {c.variant.name for c in ordered(plain, "tfjs", ("fp32", "fp16"))} == {""}
+    assert {c.variant.name for c in ordered(depthwise, "tfjs", ("fp32", "fp16"))} == {""}
     assert "[onnx2tf-dgc]" in "\n".join(describe_order(grouped, "tfjs", ("fp32",)))
 
 
