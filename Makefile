@@ -6,7 +6,7 @@ SETUP_STAMP := $(VENV)/.edgekit-setup
 NPM_STAMP := node_modules/.edgekit-setup
 DEMO_OUT := edgekit-out
 
-.PHONY: setup chromium demo web-demo test test-fast wheel clean
+.PHONY: setup chromium demo web-demo test test-pure test-fast wheel clean
 
 ## setup: .venv with the pinned lock (installed --no-deps), edgekit editable, TF.js npm
 ## packages, and Debian's Chromium for the browser tests (when missing and running as root)
@@ -45,9 +45,14 @@ demo: setup
 web-demo: setup
 	$(BIN)/edgekit demo
 
-## test: every test tier (unit, framework, end-to-end on the sample models)
-test: setup
-	$(BIN)/python -m pytest -q --durations=25
+## test: every test tier: pure (seconds, frameworks blocked), then framework and
+## end-to-end on the sample models
+test: test-pure
+	$(BIN)/python -m pytest -q --durations=25 -m "not pure or framework or slow"
+
+## test-pure: the tests that need no framework, runtime or Node, run with those blocked
+test-pure: setup
+	$(BIN)/python -m pytest -q -m "pure and not framework and not slow" --without-frameworks
 
 ## test-fast: skip the end-to-end tier
 test-fast: setup

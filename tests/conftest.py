@@ -1,7 +1,10 @@
-"""Shared fixtures: tiny seeded models built in code, and the real sample models."""
+"""Shared fixtures: tiny seeded models built in code, and the real sample models; the test
+tiers (markers: pure, framework, slow) and the framework blocker that keeps `pure` honest."""
 from __future__ import annotations
 
 import os
+import sys
+from importlib.abc import MetaPathFinder
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,38 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+# what the pure tier runs without (`make test-pure` blocks them): the frameworks and
+# runtimes edgekit drives, and Node (taken off PATH)
+FRAMEWORKS = ("tensorflow", "tf_keras", "keras", "torch", "torchvision", "jax", "tensorflowjs",
+              "onnx2tf", "litert_torch", "ai_edge_litert", "ai_edge_quantizer", "onnxruntime")
+
+
+class FrameworkBlocker(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in FRAMEWORKS:
+            raise ImportError(f"{name} is blocked: this run is the pure tier (--without-frameworks)")
+        return None
+
+
+def pytest_addoption(parser):
+    parser.addoption("--without-frameworks", action="store_true",
+                     help="block importing TensorFlow, torch, ... and hide Node: the pure tier "
+                          "must pass this way")
+
+
+def pytest_configure(config):
+    if config.getoption("--without-frameworks"):
+        sys.meta_path.insert(0, FrameworkBlocker())
+        os.environ["PATH"] = os.pathsep.join(
+            d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if not (Path(d) / "node").exists())
+
+
+def pytest_collection_modifyitems(items):
+    """A test is `pure` or `slow` when its module says so; every other one is `framework`."""
+    for item in items:
+        if not item.get_closest_marker("pure") and not item.get_closest_marker("slow"):
+            item.add_marker("framework")
 SAMPLES = REPO / "sample_models"
 
 TINY_TORCH_SOURCE = '''
@@ -90,3 +125,16 @@ def chromium():
         return chromium_path()
     except MissingDependencyError as error:
         pytest.skip(f"Chromium cannot be used here: {error}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_report_matches_its_schema(tmp_path_factory):
+    """After the session: every report.json that edgekit wrote during the tests (one with
+    report.md and report.html beside it; hand-made ones lack them) validates against the
+    schema shipped in the package. A failure shows as an error in the session's teardown."""
+    yield
+    from report_outline import schema_problems
+    reports = [path for path in tmp_path_factory.getbasetemp().rglob("report.json")
+               if path.with_name("report.md").exists() and path.with_name("report.html").exists()]
+    problems = [problem for path in reports for problem in schema_problems(path)]
+    assert not problems, "\n".join(problems[:20])

@@ -8,6 +8,8 @@ from edgekit.errors import InputError
 from edgekit.model import ModelHandle
 from edgekit.tensors import TensorSpec
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 SOURCE = ModelHandle("m.keras", "keras", (TensorSpec("image", (None, 16, 16, 1), "float32", "NHWC"),),
                      (TensorSpec("scores", (None, 3), "float32"),))
 

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from edgekit.cli import cli
 from edgekit.targets.profiles import PROFILES
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 
 @pytest.fixture
 def run():
@@ -107,6 +109,7 @@ def searched(tiny_keras, tmp_path_factory):
             "deploy_precision": result.report["deliverables"][0]["precision"]}
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_validate_judges_an_int8_artifact_as_int8_and_precision_overrides(run, tiny_keras, searched):
     int8 = str(searched["made"]["int8"])  # a step folder's model: no edgekit.json beside it
     judged = run("validate", str(tiny_keras), int8, "--eval", searched["eval"])
@@ -119,6 +122,7 @@ def test_validate_judges_an_int8_artifact_as_int8_and_precision_overrides(run, t
     assert typo.exit_code == 1 and typo.output.startswith("Error: unknown --precision 'int7'")
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8-dynamic"])
 def test_validate_reads_each_precision_from_the_model(run, tiny_keras, searched, precision):
     result = run("validate", str(tiny_keras), str(searched["made"][precision]), "--eval",
@@ -128,6 +132,7 @@ def test_validate_reads_each_precision_from_the_model(run, tiny_keras, searched,
     assert reply["precision_from"] in ("read from its tensor types", "no quantization found in the model")
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_validate_trusts_edgekit_json_only_for_the_model_it_describes(run, tiny_keras, searched, tmp_path):
     import shutil
     deploy = searched["deploy"]
@@ -142,6 +147,7 @@ def test_validate_trusts_edgekit_json_only_for_the_model_it_describes(run, tiny_
     assert reply["precision"] == other and reply["precision_from"] != "edgekit.json beside it"
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, searched, tmp_path):
     artifact = str(searched["made"]["fp32"])
     good = run("validate", str(tiny_keras), artifact)
@@ -155,6 +161,7 @@ def test_validate_passes_a_good_artifact_and_fails_a_wrong_one(run, tiny_keras, 
     assert bad.exit_code == 2 and "FAILED" in bad.output
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 @pytest.mark.parametrize("quiet", [False, True])
 def test_bench_json_keeps_stdout_clean_and_progress_on_stderr(searched, quiet):
     from test_progress import LINE

@@ -15,6 +15,8 @@ from edgekit.model import ModelHandle
 from edgekit.tensors import TensorSpec
 from edgekit.workspace import OutputFolder
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 NCHW_SOURCE = ModelHandle("m.onnx", "onnx", (TensorSpec("image", (None, 3, 8, 8), "float32", "NCHW"),),
                           (TensorSpec("scores", (None, 5), "float32"),))
 
@@ -257,6 +259,7 @@ def test_an_interrupt_python_swallowed_still_stops_the_output_from_being_publish
     interrupts.check()  # and forgotten: the next command in this process is not interrupted
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_signal_the_parent_ignores_stays_ignored(signal_dispositions):
     from edgekit import interrupts
     signal = signal_dispositions

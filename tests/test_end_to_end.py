@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from report_outline import matches_golden
 
 pytestmark = pytest.mark.slow
 EDGEKIT = str(Path(sys.executable).with_name("edgekit"))
@@ -59,6 +60,8 @@ def test_sample_models_convert_within_half_a_point(source, target, tmp_path):
         assert artifact["drift"]["top1_agreement"] >= 0.99
     assert report["data"]["samples"] == 1000 and report["data"]["labelled"]
     assert set(report) >= {"target", "source", "artifacts", "passed", "versions"}
+    same, diff = matches_golden(report, f"report-{source}-{target}")  # shows report changes in review
+    assert same, diff
 
 
 def test_onnx_export_of_the_torch_sample_converts_to_tflite_and_tfjs(tmp_path):

@@ -16,6 +16,8 @@ from edgekit.quantize.prune import HOOKS as PRUNE_HOOKS
 from edgekit.targets.format import OPTIONAL, REQUIRED_HOOKS, FormatModule
 from edgekit.targets.registry import FORMATS, OUTPUT_FORMATS, format_module
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE_TARGETS = [ROOT / "toolkit", ROOT / "quantize"]
 FRAMEWORKS = ("tensorflow", "torch", "keras", "onnx", "onnxruntime", "ai_edge_litert",

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from edgekit.cli import cli
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 ARTIFACT = {"format": "tflite", "precision": "int8", "path": "03_tflite_int8/model.tflite",
             "size_bytes": 42000, "accuracy": 0.972, "passed": True, "problems": [],
             "latency_ms": {"p50": 0.5}, "latency_verdict": "ok"}

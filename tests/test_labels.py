@@ -8,6 +8,8 @@ from edgekit.errors import InputError
 from edgekit.labels import chance_warning, labelled_output
 from test_safety import onnx_model, run_cli, tensor
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 LABELS = np.array([0, 1] * 20)
 
 
@@ -54,6 +56,7 @@ def two_outputs(tmp_path):
     return model, tmp_path / "eval.npz"
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_the_class_scores_are_scored_not_the_first_output(two_outputs, tmp_path):
     model, data = two_outputs
     result = edgekit.convert(str(model), "server-cpu", tmp_path / "out", eval_data=data,
@@ -65,6 +68,7 @@ def test_the_class_scores_are_scored_not_the_first_output(two_outputs, tmp_path)
     assert forced.report["source"]["accuracy"] < 0.9  # what it asked for: the boxes, scored
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_factory_converted_without_its_weights_gets_a_loud_warning(tmp_path):
     script = tmp_path / "net.py"
     script.write_text("import torch\ndef build():\n    torch.manual_seed(1)\n    return torch.nn.Linear(8, 10)\n")

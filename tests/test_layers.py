@@ -6,6 +6,8 @@ import edgekit
 from edgekit.layers import LayerMatch, first_divergent, match_layers
 from edgekit.validate_pair import validate_pair
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 
 def test_fusion_gaps_are_not_divergence():
     rng = np.random.default_rng(0)
@@ -50,6 +52,7 @@ def three_layer_keras(tmp_path_factory):
     return folder
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_broken_layer_in_a_tflite_artifact_is_named(three_layer_keras, tmp_path):
     broken = edgekit.convert(str(three_layer_keras / "broken.keras"), "android", tmp_path / "out",
                              precision="fp32", bench_runs=0)
@@ -64,6 +67,7 @@ def test_a_broken_layer_in_a_tflite_artifact_is_named(three_layer_keras, tmp_pat
     assert good["passed"] and good["layers"]["first_divergent"] is None
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_perturbed_onnx_weight_is_named(tiny_torch, tmp_path):
     import onnx
     from onnx import numpy_helper

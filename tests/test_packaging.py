@@ -15,6 +15,8 @@ from packaging.specifiers import SpecifierSet
 from conftest import REPO
 from edgekit.extras import DISTRIBUTION, OPTIONAL, install_for, missing_dependency
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 LOCK = (REPO / "requirements" / "lock.txt").read_text()

@@ -11,6 +11,8 @@ from edgekit.targets.profiles import PROFILES
 from edgekit.candidates import describe_order, ordered
 from edgekit.targets.registry import OUTPUT_FORMATS, route, routes
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 SOURCE_FORMATS = ("keras", "savedmodel", "torch", "torchscript", "onnx")
 REQUIRED = {"android", "ios", "web", "raspberry-pi", "edge-tpu", "microcontroller", "server-cpu"}
 
@@ -132,8 +134,12 @@ def test_tfjs_routes_from_onnx_split_grouped_convolutions_from_the_start(tmp_pat
     assert {c.variant.name for c in ordered(plain, "tfjs", ("fp32", "fp16"))} == {""}
     assert {c.variant.name for c in ordered(depthwise, "tfjs", ("fp32", "fp16"))} == {""}
     assert "[onnx2tf-dgc]" in "\n".join(describe_order(grouped, "tfjs", ("fp32",)))
+    # a converter later in a route would see a model that does not exist yet: not asked
+    torch_source = ModelHandle(str(tmp_path / "net.py"), "torch", (), ())
+    assert {c.variant.name for c in ordered(torch_source, "tfjs", ("fp32",))} == {""}
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_dry_run_lists_the_candidates_in_order():
     plan = make_plan(ModelHandle("m.keras", "keras", (), ()),
                      get_profile("web").with_overrides(formats=["tflite", "tfjs"], precision="fp32"))

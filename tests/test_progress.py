@@ -108,6 +108,8 @@ def test_captured_output_gets_no_progress_but_still_warnings(monkeypatch):
 QUIET_RUN = """
 import sys, time
 from edgekit.progress import Progress
+
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
 with Progress(quiet={quiet}) as progress:
     progress("first step")
     print("result on stdout")

@@ -14,6 +14,8 @@ import pytest
 
 from edgekit.report_text import markdown, summary
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 REPORT = json.loads((Path(__file__).parent / "data" / "report_android_torch.json").read_text())
 
 
@@ -139,3 +141,42 @@ def test_a_failed_run_is_said_in_every_output(report):
     text = summary(report, Path("OUT"))
     assert table_of(text)[-1].endswith("FAIL") and "FAIL: nothing passed" in text
     assert "target android: FAILED" in text
+
+
+def _schema_fields(schema) -> set[str]:
+    """Every property name the schema defines, at any depth."""
+    found = set()
+    if isinstance(schema, dict):
+        found |= set(schema.get("properties", {}))
+        for value in schema.values():
+            found |= _schema_fields(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found |= _schema_fields(value)
+    return found
+
+
+def test_the_readme_field_list_agrees_with_the_report_schema():
+    """The README names every top-level field of report.json and no field the schema lacks."""
+    import re
+    from importlib import resources
+    schema = json.loads(resources.files("edgekit").joinpath("report.schema.json").read_text())
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("`report.json` fields:")
+    paragraph = readme[start:readme.index("\n\n", start)]
+    named = set(re.findall(r"`(\w+)(?:\[\])?`", paragraph)) - {"report"}
+    assert set(schema["properties"]) <= named, set(schema["properties"]) - named
+    assert named <= _schema_fields(schema), named - _schema_fields(schema)
+
+
+def test_a_report_breaking_its_schema_is_caught(report, tmp_path):
+    """The schema check the session runs over every report is not vacuous."""
+    from report_outline import schema_problems
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert schema_problems(tmp_path / "report.json") == []  # the stored report itself is valid
+    broken = copy.deepcopy(report)
+    broken["artifacts"][0]["drift"]["sqnr_db"] = "very good"
+    del broken["target"]
+    (tmp_path / "report.json").write_text(json.dumps(broken))
+    problems = "\n".join(schema_problems(tmp_path / "report.json"))
+    assert "'target' is a required property" in problems and "sqnr_db" in problems

@@ -20,6 +20,8 @@ from edgekit.drift import Tolerance, compare, violations
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 
 def onnx_model(path: Path, nodes, inputs, outputs, initializers=()) -> Path:
     graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
@@ -60,6 +62,7 @@ def strict_loads(text: str):
 
 # --- 3. non-finite values are failures ---
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_an_artifact_with_one_nan_per_sample_fails_although_it_computes_something_else(tmp_path, data):
     original = scaled(tmp_path / "double.onnx", 2.0)
     wrong = scaled(tmp_path / "wrong.onnx", -3.0, nan_at_first_pixel=True)
@@ -88,6 +91,7 @@ def test_a_metric_that_is_nan_fails_instead_of_passing():
     assert len(violations([drift], tolerance)) == 4
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_an_original_that_outputs_nan_on_the_data_is_a_user_error_naming_the_output(tmp_path, data):
     log = onnx_model(tmp_path / "log.onnx", [helper.make_node("Log", ["x"], ["logits"])],
                      [tensor("x", ["n", 4, 4])], [tensor("logits", ["n", 4, 4])])
@@ -134,6 +138,7 @@ def test_a_labels_file_inside_the_output_being_replaced_is_protected(tmp_path, d
     assert (out / "labels.txt").read_text() == "a\nb\nc\nd"
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_rerun_replaces_its_own_earlier_output(tmp_path, data):
     model = scaled(tmp_path / "double.onnx", 2.0)
     out = tmp_path / "out"
@@ -161,6 +166,7 @@ def test_a_factory_file_cannot_end_edgekit_with_its_own_exit_code(tmp_path, body
     assert str(script) in output
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_factory_sees_only_its_own_path_in_argv(tmp_path):
     script = tmp_path / "argv.py"
     record = tmp_path / "argv.json"
@@ -235,6 +241,7 @@ def test_an_npz_header_that_claims_more_than_the_file_holds_is_refused(tmp_path)
     assert "corrupt or truncated" in output
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_decompression_bomb_in_the_calibration_folder_is_a_user_error(tmp_path, tiny_onnx):
     from PIL import Image
     images = tmp_path / "calib"
@@ -335,6 +342,7 @@ def test_a_fifo_given_to_check_does_not_block(tmp_path):
     assert result.returncode == 1 and "not a regular file" in result.stderr, result.stderr
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_fifo_in_the_calibration_folder_does_not_block(tmp_path, tiny_onnx):
     from PIL import Image
     images = tmp_path / "calib"
@@ -371,6 +379,7 @@ def test_a_damaged_compressed_npz_is_a_user_error(tmp_path):
     assert_clean_error(code, output, tmp_path / "none")
 
 
+@pytest.mark.framework  # needs a framework (ImportError when blocked)
 def test_a_torchscript_file_with_a_short_storage_does_not_crash_the_process(tmp_path):
     """torch.jit.load read past a storage member shorter than its pickle says: SIGSEGV."""
     import zipfile

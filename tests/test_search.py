@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgekit.search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant, search
+import pytest
+
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
 
 @dataclass(frozen=True)
 class FakeConverter:

@@ -3,7 +3,11 @@ import socket
 import struct
 import time
 
+import pytest
+
 from edgekit.serve import start
+
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
 
 
 def test_a_reset_connection_prints_no_traceback(tmp_path, capfd):

@@ -5,6 +5,8 @@ import pytest
 from edgekit.drift import Tolerance, accuracy, compare, top1_agreement, violations
 from edgekit.tensors import TensorSpec, guess_image_layout, infer_layout, shape_matches, to_layout
 
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
+
 FP32 = Tolerance(max_abs_error=1e-3, min_cosine=0.9999, min_top1_agreement=0.99)
 
 

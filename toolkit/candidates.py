@@ -43,9 +43,10 @@ def ordered(source, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
             chains = [[copy]] if precision == FP32 else [[copy, *chain] for chain in chains]
         for chain in chains:
             key = tuple(converter.tool for converter in chain)
-            if key not in foreseen:
-                foreseen[key] = combined([variant for converter in chain if converter.foresees
-                                          for variant in converter.foresees(source, fmt)])
+            if key not in foreseen:  # only the first converter sees the source itself
+                first = chain[0]
+                foreseen[key] = combined(list(first.foresees(source, fmt)) if first.foresees
+                                         and first.source == source.format else [])
             yield Candidate(fmt, tuple(chain), precision, foreseen[key])
 
 

@@ -2,41 +2,9 @@
 and the summary printed at the end (edgekit.report_text) and report.html
 (edgekit.report_html).
 
-report.json fields (accuracy and agreement are fractions 0..1; paths are relative to the
-output folder; accuracy_drop is in points, 0..100):
-  schema_version (2), target, profile{formats, policy[], precision_forced, threads, budgets,
-  constraints}, passed (every format delivered a proven model),
-  source{path, format, inputs, outputs, size_bytes, accuracy, + the latency fields},
-  host{cpu, machine, cores, isa[], gpu{available, via | reason}},
-  data{origin, samples, seed, labelled, notes},
-  calibration{origin, samples, ranges{input: [min, max]}, warnings[]} or null,
-  pruning (with --prune) {method, sparsity_requested, zero_fraction, parameter_reduction,
-        parameters_before/after, size_bytes_before/after, compressed_bytes_before/after,
-        accuracy_before/after, accuracy_change_points, latency_ms_before/after, speedup,
-        note, fine_tune, path} or null,
-  search{format: {policy[], budget_points, objective, stopped, float_ranking[]{tensor,
-        kept_in_float[], median_relative_error}, candidates[]{candidate, route[], precision,
-        variant, variant_note, status ("chosen"|"passed"|"failed"|"error"|"skipped"),
-        in_policy, size_bytes, accuracy_drop, drift, p50_ms, why, path}}},
-  deliverables[]{format, path (deploy/<format>/...), precision, route[], variant, candidate,
-        artifact (its step folder), size_bytes, sha256, metadata (its edgekit.json)},
-  artifacts[] (one per format: the deliverable, or the failing candidate kept for
-              inspection) {format, precision, variant, path, size_bytes, sha256,
-              byte_reproducible (as measured for the converter; the note says why not),
-              size_ratio_fp32, route[], inputs, outputs, accuracy, accuracy_drop,
-              drift{top1_agreement, top5_agreement, max_abs_error, mean_abs_error, cosine,
-                    sqnr_db, nonfinite}, drift_per_output[], passed, deliverable, problems[],
-              notes[], speedup_vs_fp32,
-              latency fields: latency_ms{p50, p90, p99, min, mean, cv, robust_cv}, threads,
-              affinity[], load_ms, peak_memory_bytes, latency_verdict ("ok"|"noisy"),
-              estimate{macs, weight_bytes, device, device_basis, device_lower_bound_ms,
-                       host_peak_gmacs, host_efficiency} (roofline; ESTIMATES, not measured),
-              gpu{available, latency_ms | reason} (a separate column: never compared with CPU)},
-  intermediates[] (same fields: models built on the way, fp32 baselines and proven
-                   candidates that lost, validated too),
-  warnings[] (e.g. outputs that do not vary, which make drift figures meaningless),
-  versions{package: version}, edgekit_version,
-  files[] (every file of the output folder, relative: how a later run recognises it).
+report.json's fields, with their types and meaning, are the JSON Schema beside this module
+(report.schema.json, shipped in the package): the tests validate every report they write
+against it, and the README's field list is checked against it.
 """
 from __future__ import annotations
 
