@@ -139,13 +139,33 @@ def depthwise_convolutions(graph_def):
     return graph_def
 
 
+# TF.js-only op -> (TensorFlow op, inputs and attributes it keeps); any other: Identity
+STAND_INS = {"FusedDepthwiseConv2dNative": ("DepthwiseConv2dNative", 2, (
+    "T", "strides", "padding", "dilations", "data_format", "explicit_paddings"))}
+
+
 def _input_channels(graph_def, names: list[str]) -> dict[str, int | None]:
-    """The static channel count of each named op's first input (TensorFlow's shape
-    inference over the graph)."""
+    """The static channel count of each named op's first input, from TensorFlow's shape
+    inference over a copy of the graph in which the ops only TF.js knows (tensorflowjs fuses
+    FusedDepthwiseConv2dNative, Prelu) stand in as TensorFlow ops of the same output shape.
+    Empty when TensorFlow cannot read the graph even so: nothing is rewritten then."""
     import tensorflow as tf
+    from tensorflow.python.framework import op_def_registry
+    copy = tf.compat.v1.GraphDef()
+    copy.CopyFrom(graph_def)
+    for node in copy.node:
+        if op_def_registry.get(node.op) is not None:
+            continue
+        node.op, inputs, kept = STAND_INS.get(node.op, ("Identity", 1, ("T",)))
+        del node.input[inputs:]
+        for attribute in [a for a in node.attr if a not in kept]:
+            del node.attr[attribute]
     graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
+    try:
+        with graph.as_default():
+            tf.graph_util.import_graph_def(copy, name="")
+    except (ValueError, tf.errors.OpError):
+        return {}
     return {name: graph.get_operation_by_name(name).inputs[0].shape[-1] for name in names}
 
 
