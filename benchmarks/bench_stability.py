@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgekit.bench import bench
+from edgekit.timing import bench
 from edgekit.inspection import open_any
 
 

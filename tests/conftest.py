@@ -70,7 +70,8 @@ def build():
 
 @pytest.fixture(scope="session")
 def tiny_torch(tmp_path_factory) -> dict:
-    """A seeded 8x8x3 CNN as FILE.py:build plus its state_dict (NCHW input)."""
+    """A seeded 8x8x3 CNN as FILE.py:build plus its state_dict (NCHW input); "source" is
+    how edgekit.convert opens it."""
     import torch
     folder = tmp_path_factory.mktemp("tiny_torch")
     source = folder / "tiny.py"
@@ -78,8 +79,10 @@ def tiny_torch(tmp_path_factory) -> dict:
     namespace: dict = {}
     exec(compile(TINY_TORCH_SOURCE, str(source), "exec"), namespace)
     torch.save(namespace["build"]().state_dict(), folder / "tiny.pt")
+    from edgekit import SourceOptions
     return {"spec": f"{source}:build", "weights": folder / "tiny.pt", "shape": (1, 3, 8, 8),
-            "module": namespace["build"]}
+            "module": namespace["build"],
+            "source": SourceOptions(weights=folder / "tiny.pt", input_shapes=((1, 3, 8, 8),))}
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import SourceOptions
 from edgekit.inspection import describe, open_any
 
 
@@ -44,8 +45,8 @@ def test_keras_to_every_format(tiny_keras, tmp_path, images_nhwc):
 
 def test_torch_to_tflite_and_onnx(tiny_torch, tmp_path):
     result = edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out",
-                             weights=tiny_torch["weights"], input_shapes=(tiny_torch["shape"],),
-                             formats=("tflite", "onnx"), precision="fp32")
+                             formats=("tflite", "onnx"), precision="fp32",
+                             source=tiny_torch["source"])
     assert_all_close(result)
     found = artifacts_by_format(result)
     assert found["tflite"]["route"] == ["litert-torch"]
@@ -82,7 +83,7 @@ def test_torchscript_and_torch_export_sources(tiny_torch, tmp_path):
     torch.jit.save(torch.jit.trace(module.eval(), example), tmp_path / "tiny_script.pt")
     torch.export.save(torch.export.export(module.eval(), example), tmp_path / "tiny.pt2")
     scripted = edgekit.convert(str(tmp_path / "tiny_script.pt"), "server-cpu", tmp_path / "o1",
-                               input_shapes=((1, 3, 8, 8),), precision="fp32")
+                               precision="fp32", source=SourceOptions(input_shapes=((1, 3, 8, 8),)))
     assert_all_close(scripted)
     assert scripted.report["source"]["format"] == "torchscript"
     exported = edgekit.convert(str(tmp_path / "tiny.pt2"), "android", tmp_path / "o2",
@@ -110,7 +111,7 @@ def test_a_wrong_artifact_is_caught(tiny_keras, tmp_path, images_nhwc):
     from edgekit.data import Dataset
     from edgekit.profile import Budgets
     from edgekit.quantize import PRECISIONS
-    from edgekit.validate import judge
+    from edgekit.judge import judge
     result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", precision="fp32")
     artifact = open_any(str(result.out / result.report["artifacts"][0]["path"]))
     source = open_any(str(tiny_keras))
@@ -138,13 +139,12 @@ def test_inspect_every_format(kind, tiny_keras, tiny_onnx, tmp_path):
 
 def test_two_inputs_with_integer_ids_and_two_outputs(tmp_path):
     """Inputs matched by name in --eval, an int64 input, two outputs, every format."""
-    from edgekit.loading import parse_shape
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "eval.npz", ids=rng.integers(0, 50, (16, 6)), image=rng.random((16, 3, 8, 8), dtype=np.float32))
     spec = f"{Path(__file__).with_name('two_inputs_model.py')}:build"
     result = edgekit.convert(spec, "web", tmp_path / "out", eval_data=tmp_path / "eval.npz",
-                             input_shapes=(parse_shape("1,3,8,8"), parse_shape("1,6:int64")),
-                             formats=("tflite", "onnx", "tfjs"), precision="fp32", bench_runs=3)
+                             formats=("tflite", "onnx", "tfjs"), precision="fp32", bench_runs=3,
+                             source=SourceOptions(input_shapes=("1,3,8,8", "1,6:int64")))
     assert_all_close(result)
     assert result.report["source"]["inputs"] == ["image: float32[?x3x8x8] NCHW", "ids: int64[?x6]"]
     for artifact in result.report["artifacts"]:

@@ -6,6 +6,7 @@ import json
 import pytest
 
 import edgekit
+from edgekit import SourceOptions
 from edgekit.errors import ConversionError
 from edgekit.targets import tflite
 
@@ -21,8 +22,9 @@ def replace_converter(monkeypatch, tool: str, run):
 
 
 def convert_tiny(tiny_torch, tmp_path):
-    return edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out", weights=tiny_torch["weights"],
-                           input_shapes=(tiny_torch["shape"],), precision="fp32", bench_runs=0)
+    return edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out", precision="fp32",
+                           bench_runs=0,
+                           source=tiny_torch["source"])
 
 
 def candidates(result, fmt="tflite"):
@@ -125,7 +127,8 @@ def test_a_transformer_onnx2tf_cannot_convert_still_gets_a_quantized_android_del
     from edgekit.targets import onnx2tf_tool
     monkeypatch.setattr(onnx2tf_tool, "convert", broken)
     result = edgekit.convert(f"{transformer / 'encoder.py'}:build", "android", tmp_path / "out",
-                             input_shapes=((1, 8, 16),), eval_data=transformer / "eval.npz", bench_runs=10)
+                             eval_data=transformer / "eval.npz", bench_runs=10,
+                             source=SourceOptions(input_shapes=((1, 8, 16),)))
     assert result.passed
     deliverable, = result.report["deliverables"]
     assert deliverable["route"][0] == "litert-torch"
@@ -140,7 +143,8 @@ def test_onnx2tf_that_transposes_a_sequence_input_is_retried_keeping_its_shape(t
     """onnx2tf takes a [N, 8, 16] sequence for channels-first and makes it [N, 16, 8]: TF.js
     then refuses the data. The search retries with -kat, and later precisions start there."""
     result = edgekit.convert(f"{transformer / 'encoder.py'}:build", "web", tmp_path / "out",
-                             input_shapes=((1, 8, 16),), eval_data=transformer / "eval.npz", bench_runs=3)
+                             eval_data=transformer / "eval.npz", bench_runs=3,
+                             source=SourceOptions(input_shapes=((1, 8, 16),)))
     assert result.passed
     search = candidates(result, "tfjs")
     assert search[0]["status"] == "error" and "shape" in search[0]["why"]

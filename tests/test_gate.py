@@ -117,7 +117,7 @@ def test_convert_counts_a_drop_of_exactly_the_budget_as_within_it(tmp_path):
     from edgekit.profile import Budgets
     from edgekit.quantize import PRECISIONS
     from edgekit.tensors import TensorSpec
-    from edgekit.validate import judge
+    from edgekit.judge import judge
     spec = (TensorSpec("x", (None, 2), "float32"),)
     (tmp_path / "m.tflite").write_bytes(b"model")
     handle = ModelHandle(tmp_path / "m.tflite", "tflite", spec, spec)

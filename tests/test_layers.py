@@ -71,8 +71,9 @@ def test_a_broken_layer_in_a_tflite_artifact_is_named(three_layer_keras, tmp_pat
 def test_a_perturbed_onnx_weight_is_named(tiny_torch, tmp_path):
     import onnx
     from onnx import numpy_helper
-    result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out", weights=tiny_torch["weights"],
-                             input_shapes=(tiny_torch["shape"],), precision="fp32", bench_runs=0)
+    result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out", precision="fp32",
+                             bench_runs=0,
+                             source=tiny_torch["source"])
     path = result.out / result.report["artifacts"][0]["path"]
     model = onnx.load(str(path))
     for init in model.graph.initializer:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import CalibrationOptions
 
 pytestmark = pytest.mark.slow  # each test converts a model end to end
 
@@ -49,9 +50,9 @@ def test_a_conversion_leaves_the_callers_process_as_it_was(tiny_torch, tmp_path)
     before = (torch.get_num_threads(), matplotlib.get_backend(),
               normalize_bias_add.normalize_bias_add_op, conversion.optimize_graph,
               conversion._run_grappler)
-    result = edgekit.convert(tiny_torch["spec"], "web", tmp_path / "out", weights=tiny_torch["weights"],
-                             input_shapes=(tiny_torch["shape"],), formats=("tfjs",), precision="fp32",
-                             bench_runs=3)
+    result = edgekit.convert(tiny_torch["spec"], "web", tmp_path / "out", formats=("tfjs",),
+                             precision="fp32", bench_runs=3,
+                             source=tiny_torch["source"])
     assert result.passed
     after = (torch.get_num_threads(), matplotlib.get_backend(),  # web times on 1 thread
              normalize_bias_add.normalize_bias_add_op, conversion.optimize_graph,
@@ -63,5 +64,6 @@ def test_the_api_checks_options_before_any_work(tiny_keras, tmp_path):
     """calib_method='kl' through the API started work and failed late with KeyError."""
     from edgekit.errors import UnsupportedError
     with pytest.raises(UnsupportedError, match="unknown calibration method 'kl'; valid: minmax"):
-        edgekit.convert(str(tiny_keras), "android", tmp_path / "out", calib_method="kl")
+        edgekit.convert(str(tiny_keras), "android", tmp_path / "out",
+                        calibration=CalibrationOptions(method="kl"))
     assert not (tmp_path / "out").exists()

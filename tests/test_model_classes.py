@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import SourceOptions
 
 
 def test_a_factory_takes_its_input_shapes_from_the_evaluation_data(tiny_torch, tmp_path):
@@ -16,8 +17,8 @@ def test_a_factory_takes_its_input_shapes_from_the_evaluation_data(tiny_torch, t
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "eval.npz", x=rng.random((16, 8, 8, 3), dtype=np.float32))
     result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out",
-                             weights=tiny_torch["weights"], eval_data=tmp_path / "eval.npz",
-                             precision="fp32", bench_runs=0)
+                             eval_data=tmp_path / "eval.npz", precision="fp32", bench_runs=0,
+                             source=SourceOptions(weights=tiny_torch["weights"]))
     assert result.passed
     assert result.report["source"]["inputs"] == ["image: float32[?x3x8x8] NCHW"]
     notes = result.report["artifacts"][0]["notes"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import SourceOptions
 from edgekit.errors import InputError
 from edgekit.loading import parse_shape
 
@@ -57,7 +58,8 @@ def test_onnx_variants_convert_to_tflite_and_tfjs(onnx_variants, tmp_path, varia
     path = onnx_variants / f"{variant}.onnx"
     before = path.read_bytes()
     result = edgekit.convert(str(path), "android", tmp_path / "out", formats=("tflite", "tfjs"),
-                             precision="fp32", input_shapes=shapes, bench_runs=0)
+                             precision="fp32", bench_runs=0,
+                             source=SourceOptions(input_shapes=shapes))
     assert result.passed, [a["problems"] for a in result.report["artifacts"]]
     for artifact in result.report["artifacts"]:
         assert artifact["drift"]["max_abs_error"] < 1e-4
@@ -75,7 +77,7 @@ def test_dynamic_dimensions_without_shapes_are_said_plainly(onnx_variants, tmp_p
 def test_an_input_shape_that_does_not_fit_is_refused(onnx_variants, tmp_path):
     with pytest.raises(InputError, match="does not fit input 'image'"):
         edgekit.convert(str(onnx_variants / "base.onnx"), "android", tmp_path / "out",
-                        input_shapes=(parse_shape("1,3,24,24"),))
+                        source=SourceOptions(input_shapes=("1,3,24,24",)))
 
 
 def test_dynamic_dimensions_are_fixed_from_the_evaluation_data(onnx_variants, tmp_path):

@@ -17,9 +17,9 @@ def labelled(tmp_path_factory):
 
 def test_magnitude_pruning_of_a_torch_model(tiny_torch, labelled, tmp_path):
     """Random labels: the accuracy change is noise, so the budget is opened (max_drop=100)."""
-    result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out", weights=tiny_torch["weights"],
-                             input_shapes=(tiny_torch["shape"],), eval_data=labelled, precision="fp32", max_drop=100,
-                             prune=PruneSpec(0.5))
+    result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out", eval_data=labelled,
+                             precision="fp32", max_drop=100, prune=PruneSpec(0.5),
+                             source=tiny_torch["source"])
     pruning = result.report["pruning"]
     assert pruning["zero_fraction"] == pytest.approx(0.5, abs=0.02)
     assert pruning["parameters_after"] == pruning["parameters_before"]
@@ -33,9 +33,10 @@ def test_magnitude_pruning_of_a_torch_model(tiny_torch, labelled, tmp_path):
 
 
 def test_channel_pruning_removes_parameters_and_fine_tunes(tiny_torch, labelled, tmp_path):
-    result = edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out", weights=tiny_torch["weights"],
-                             input_shapes=(tiny_torch["shape"],), eval_data=labelled, precision="fp32", max_drop=100,
-                             prune=PruneSpec(0.5, "channels", labelled, 1))
+    result = edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out", eval_data=labelled,
+                             precision="fp32", max_drop=100,
+                             prune=PruneSpec(0.5, "channels", labelled, 1),
+                             source=tiny_torch["source"])
     pruning = result.report["pruning"]
     assert pruning["parameters_after"] < 0.75 * pruning["parameters_before"]
     assert pruning["fine_tune"] == {"data": str(labelled), "samples": 128, "epochs": 1}

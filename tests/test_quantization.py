@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import CalibrationOptions
 from edgekit.inspection import describe, open_any
 
 
@@ -56,7 +57,7 @@ def test_onnx_precisions(tiny_onnx, eval_file, tmp_path, precision):
 @pytest.mark.parametrize("method", ["entropy", "percentile"])
 def test_onnx_calibration_methods(tiny_onnx, eval_file, tmp_path, method):
     result = edgekit.convert(str(tiny_onnx), "server-cpu", tmp_path / "out", eval_data=eval_file,
-                             precision="int8", calib_method=method)
+                             precision="int8", calibration=CalibrationOptions(method=method))
     assert only_artifact(result)["passed"]
 
 
@@ -91,7 +92,7 @@ def test_int8_calibrated_on_a_folder_of_images(tiny_keras, eval_file, tmp_path):
     for i, image in enumerate(np.load(eval_file)["x"][:32]):
         Image.fromarray((image * 255).astype(np.uint8), "RGB").save(folder / f"{i}.png")
     result = edgekit.convert(str(tiny_keras), "android", tmp_path / "out", eval_data=eval_file,
-                             precision="int8", calib=folder)
+                             precision="int8", calibration=CalibrationOptions(data=folder))
     assert only_artifact(result)["passed"]
     assert result.report["calibration"]["origin"] == f"32 images of {folder}"
     assert not result.report["calibration"]["warnings"]  # same range as the evaluation data

@@ -124,7 +124,7 @@ def test_judge_tells_an_artifact_failure_from_a_bug_in_edgekit():
     from edgekit.data import Dataset
     from edgekit.model import ModelHandle
     from edgekit.profile import Budgets
-    from edgekit.validate import judge
+    from edgekit.judge import judge
     spec = (TensorSpec("x", (None, 4), "float32"),)
     handle = ModelHandle("m.onnx", "onnx", spec, spec)
     data = Dataset([np.ones((2, 4), np.float32)], None, "test")

@@ -3,19 +3,25 @@
     import edgekit
     result = edgekit.convert("model.keras", "android", eval_data="eval.npz")
 
-Importing edgekit is cheap: frameworks load only when a step needs them.
+The public functions (edgekit.api) mirror the CLI's commands: convert, validate, bench,
+inspect, check; their option groups are SourceOptions, CalibrationOptions and Callbacks
+(edgekit.options). Importing edgekit is cheap: frameworks load only when a step needs them.
+
+The package is assembled from the repository's fixed top-level folders (pyproject.toml's
+package-dir): toolkit/ is `edgekit` (CLI, pipeline, search, judging, report), targets/ is
+`edgekit.targets` (profiles, the converter registry, one module per format), quantize/ is
+`edgekit.quantize` (one record per precision) and web_demo/ is `edgekit.web_demo` (the
+browser demo's page files).
 """
 __version__ = "0.1.0"
 
+__all__ = ["convert", "validate", "bench", "inspect", "check",
+           "SourceOptions", "CalibrationOptions", "Callbacks", "__version__"]
 
-def convert(*args, **kwargs):
-    """See edgekit.pipeline.convert."""
-    from .extras import missing_dependency
-    from .pipeline import convert as _convert
-    try:
-        return _convert(*args, **kwargs)
-    except ModuleNotFoundError as error:  # an optional package: name the extra that brings it
-        missing = missing_dependency(error, "convert")
-        if missing is None:
-            raise
-        raise missing from error
+
+def __getattr__(name: str):
+    """The public names, loaded on first use: `edgekit --help` imports none of them."""
+    if name in __all__:
+        from . import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'edgekit' has no attribute {name!r}")

@@ -17,8 +17,9 @@ import numpy as np
 from .data import Dataset, load_eval
 from .errors import InputError
 from .model import ModelHandle
+from .options import DEFAULT_CALIBRATION_SAMPLES
 
-DEFAULT_SAMPLES = 200
+DEFAULT_SAMPLES = DEFAULT_CALIBRATION_SAMPLES  # edgekit.options (the CLI shows it)
 RANGE_RATIO_LIMIT = 2.0  # span of one set more than 2x the other's: the ranges "differ"
 NOISE_CORRELATION = 0.1  # neighbouring pixels of real images correlate far more than this
 FEW_SAMPLES = 32  # below this, a range is one outlier away from wrong (TFLite suggests 100-500)

@@ -168,20 +168,20 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
-        from .loading import parse_shape
-        from .pipeline import convert as run_convert
+        from .api import CalibrationOptions, Callbacks, SourceOptions
+        from .api import convert as run_convert
         from .pruning import PruneSpec
         result = run_convert(
             model, target, out, eval_data=eval_data,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
-            precision=precision, max_drop=max_drop, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-            weights=weights, calib=calib, calib_preprocess=calib_preprocess,
-            calib_method=calib_method, calib_samples=calib_samples,
+            precision=precision, max_drop=max_drop,
+            source=SourceOptions(weights, input_shapes, allow_unsafe_code),
+            calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
             labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
             max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
-            else max_candidates, label_output=label_output, allow_unsafe_code=allow_unsafe_code,
-            seed=seed, progress=progress, warn=progress.warn, dry_run=dry_run)
+            else max_candidates, label_output=label_output, seed=seed,
+            callbacks=Callbacks(progress, progress.warn), dry_run=dry_run)
     if dry_run:
         click.echo(result)
         return 0
@@ -220,13 +220,10 @@ def profiles(as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
     """Show MODEL's format, inputs and outputs (shape, dtype, layout), operators and size."""
-    from pathlib import Path
-
-    from .inspection import as_text, describe, open_any
-    from .loading import parse_shape
-    handle = open_any(model, Path(weights) if weights else None,
-                      tuple(parse_shape(s) for s in input_shapes), allow_unsafe_code)
-    info = describe(handle)
+    from .api import SourceOptions
+    from .api import inspect as run_inspect
+    from .inspection import as_text
+    info = run_inspect(model, source=SourceOptions(weights, input_shapes, allow_unsafe_code))
     click.echo(json.dumps(info, indent=2) if as_json else as_text(info))
     return 0
 
@@ -252,12 +249,13 @@ def validate(original, artifact, eval_data, precision, browser, layers, label_ou
     """Run ARTIFACT in its runtime and compare it with ORIGINAL, judged with the tolerance
     of the artifact's precision. Exit 2 when it fails."""
     with _progress(quiet) as progress:
-        from .loading import parse_shape
-        from .validate_pair import as_text, validate_pair
-        result = validate_pair(original, artifact, eval_data, weights,
-                               tuple(parse_shape(s) for s in input_shapes), precision, browser,
-                               layers, allow_unsafe_code=allow_unsafe_code,
-                               label_output=label_output, progress=progress)
+        from .api import Callbacks, SourceOptions
+        from .api import validate as run_validate
+        from .validate_pair import as_text
+        result = run_validate(original, artifact, eval_data=eval_data, precision=precision,
+                              browser=browser, layers=layers, label_output=label_output,
+                              source=SourceOptions(weights, input_shapes, allow_unsafe_code),
+                              callbacks=Callbacks(progress, progress.warn))
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
 
@@ -317,27 +315,17 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
     """
     with _progress(quiet) as progress:
         progress(f"loading {model}")
-        from .bench import bench as run_bench
-        from .host import host
-        from .inspection import open_any
-        from .loading import parse_shape
-        from .profile import get_profile
-        from .roofline import model_estimate
-        if threads is None:
-            threads = get_profile(target).threads if target else 1
-        handle = open_any(model, input_shapes=tuple(parse_shape(s) for s in input_shapes),
-                          allow_unsafe_code=allow_unsafe_code)
-        progress(f"timing {warmup} warm-up and {runs} timed runs on {threads} thread(s)")
-        timing = run_bench(handle, threads, runs, warmup, budget=None)  # --runs is honoured
-        result = {"model": model, "format": handle.format, **timing.as_dict(), "host": host()}
-        progress("estimating the work (MACs) and the device's lower bound")
-        result["estimate"] = model_estimate(handle, get_profile(target).device if target else None,
-                                             result["latency_ms"]["p50"])
+        from .api import Callbacks, SourceOptions
+        from .api import bench as run_bench
+        result = run_bench(model, target=target, threads=threads, runs=runs, warmup=warmup,
+                           source=SourceOptions(input_shapes=input_shapes,
+                                                allow_unsafe_code=allow_unsafe_code),
+                           callbacks=Callbacks(progress, progress.warn))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return 0
     latency = result["latency_ms"]
-    click.echo(f"{model} ({handle.format}) on {result['threads']} thread(s) (asked "
+    click.echo(f"{model} ({result['format']}) on {result['threads']} thread(s) (asked "
                f"{result['threads_requested']}), CPUs {result['affinity']}, "
                f"{runs} runs after {warmup} warm-up")
     click.echo(f"  latency ms: p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  "
@@ -371,14 +359,13 @@ def check(report, baseline, max_accuracy_regression, max_size_growth, max_latenc
     1 user error."""
     from pathlib import Path
 
-    from .gate import EXIT_CODES, Limits, Tolerances, load_report, outcome, write_junit
-    from .gate import check as run_check
-    findings = run_check(load_report(Path(report)), load_report(Path(baseline)) if baseline else None,
-                         Tolerances(max_accuracy_regression, max_size_growth, max_latency_growth),
-                         Limits(max_accuracy_drop, min_sqnr, max_size_mb, max_latency_ms))
+    from .api import check as run_check
+    from .gate import EXIT_CODES, Limits, Tolerances, write_junit
+    tolerances = Tolerances(max_accuracy_regression, max_size_growth, max_latency_growth)
+    limits = Limits(max_accuracy_drop, min_sqnr, max_size_mb, max_latency_ms)
+    verdict, findings = run_check(report, baseline, tolerances=tolerances, limits=limits)
     for finding in findings:
         click.echo(f"{finding.outcome.upper():<12} {finding.name}: {finding.message}")
-    verdict = outcome(findings)
     if junit:
         write_junit(findings, Path(junit))
     click.echo(f"edgekit check: {verdict}")

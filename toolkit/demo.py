@@ -63,8 +63,10 @@ def sample_model(progress) -> Path:
                          "`edgekit convert MODEL --target web`); the sample model ships only "
                          "with the edgekit repository")
     if not (SAMPLE_OUT / "report.json").is_file():
+        from .options import Callbacks
         from .pipeline import convert
         progress("converting the sample digit model for the web (first run only)")
         convert(str(SAMPLE_MODEL), "web", SAMPLE_OUT,
-                eval_data=SAMPLE_MODEL.with_name("digits_eval.npz"), progress=progress)
+                eval_data=SAMPLE_MODEL.with_name("digits_eval.npz"),
+                callbacks=Callbacks(progress=progress))
     return find_model_dir(SAMPLE_OUT)

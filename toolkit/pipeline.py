@@ -14,25 +14,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .bench import median_latency_ms
-from .calib import DEFAULT_SAMPLES, load_calibration, missing_message
+from .timing import median_latency_ms
+from .calib import load_calibration, missing_message
 from .candidates import Followups, ordered
 from .data import load_eval
 from .deploy import deploy
 from .drift import accuracy, constant_outputs
-from .errors import ConversionError, EdgekitError, InputError, UnsupportedError, first_line, root_cause
+from .errors import ConversionError, EdgekitError, InputError, first_line, root_cause
 from .loading import check_labels, open_model, parse_labels
 from .plan import Plan, check_profile, make_plan
 from .profile import get_profile
 from .pruning import PruneSpec, methods, prune_source
 from .pruning import check as check_pruning
-from .quantize import CALIBRATION_METHODS, PRECISIONS
+from .options import CalibrationOptions, Callbacks, SourceOptions
+from .quantize import PRECISIONS
 from .report import Record, build, write
 from .search import Outcome, search
 from .targets.context import StepContext
 from .tensors import feed_for, sample_shape, with_sample_shape
 from .labels import chance_warning
-from .validate import random_inputs_that_run, reference_outputs, with_label_output
+from .judge import random_inputs_that_run, reference_outputs, with_label_output
 from .workshop import LOGS, Workshop
 from .workspace import OutputFolder
 
@@ -48,34 +49,28 @@ class Result:
 
 
 def convert(model: str, target: str, out: str | Path | None = None, *,
-            eval_data: str | Path | None = None, formats: tuple[str, ...] | None = None,
-            precision: str | None = None, max_drop: float | None = None,
-            input_shapes: tuple[tuple[int, ...], ...] = (),
-            weights: str | Path | None = None, calib: str | Path | None = None,
-            calib_method: str = "minmax", calib_samples: int = DEFAULT_SAMPLES,
-            calib_preprocess: str | None = None,
-            prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (), bench_runs: int = 50,
-            max_candidates: int | None = None, label_output: str | None = None,
-            allow_unsafe_code: bool = False, seed: int = 0,
-            progress=lambda message: None, warn=lambda message: None,
-            dry_run: bool = False) -> Result | str:
+            eval_data: str | Path | None = None, precision: str | None = None,
+            formats: tuple[str, ...] | None = None, max_drop: float | None = None,
+            source_options: SourceOptions = SourceOptions(),
+            calibration_options: CalibrationOptions = CalibrationOptions(),
+            prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (),
+            label_output: str | None = None, bench_runs: int = 50,
+            max_candidates: int | None = None, seed: int = 0,
+            callbacks: Callbacks = Callbacks(), dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`: for each output format, search the candidates the
     profile's policy allows (edgekit.search) and deliver the fastest proven one. Returns
-    the Result (or the plan's text when dry_run). `precision` forces one precision;
-    `label_output` (a name or index) is the output the labels score."""
+    the Result (or the plan's text when dry_run). See edgekit.api.convert."""
+    progress, warn = callbacks.progress, callbacks.warn
+    calib = calibration_options.data
+    weights = source_options.weights
     profile = get_profile(target).with_overrides(formats, precision, max_drop)
     check_profile(profile)  # before loading anything heavy
-    if calib_method not in CALIBRATION_METHODS:
-        raise UnsupportedError(f"unknown calibration method '{calib_method}'; "
-                               f"valid: {', '.join(CALIBRATION_METHODS)}")
-    if calib is not None and not Path(calib).exists():
-        raise InputError(f"no such calibration data: {calib}")
     for fmt in profile.formats:  # a policy that is all calibrated precisions needs data
         policy = profile.policy_for(fmt)
         if all(PRECISIONS[p].needs_calibration for p in policy) and not (calib or eval_data):
             raise InputError(missing_message(policy[0]))
-    source = open_model(model, Path(weights) if weights else None, input_shapes, allow_unsafe_code,
-                        Path(eval_data) if eval_data else None)
+    source = open_model(model, weights, source_options.input_shapes,
+                        source_options.allow_unsafe_code, Path(eval_data) if eval_data else None)
     labels_file = Path(labels) if isinstance(labels, str) and Path(labels).is_file() else None
     labels = parse_labels(labels) if isinstance(labels, str) else tuple(labels)
     check_labels(labels, source)
@@ -92,8 +87,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         warn(f"--calib is ignored: no precision considered ({', '.join(profile.policy)}) "
              "calibrates activations")
     if plan.needs_calibration and (calib or data.origin != "random"):
-        calibration = load_calibration(source, "int8", Path(calib) if calib else None,
-                                       data, calib_samples, seed, calib_preprocess)
+        calibration = load_calibration(source, "int8", calib, data, calibration_options.samples,
+                                       seed, calibration_options.preprocess)
         for message in calibration.warnings:
             warn(message)
     out = Path(out) if out else Path("edgekit-out") / f"{source.path.stem}-{profile.name}"
@@ -102,7 +97,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     folder = OutputFolder(out, protected)
     with folder as work, _paths_as_final(work, folder.final):
         context = StepContext(constraints=profile.constraints, calibration=calibration,
-                              calib_method=calib_method, work_dir=work / ".scratch",
+                              calib_method=calibration_options.method, work_dir=work / ".scratch",
                               labels=tuple(labels), input_range=data.value_range(),
                               source_name=Path(source.path).name)
         context.work_dir.mkdir()
@@ -246,9 +241,9 @@ def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress, l
 
 
 def _timer(plan: Plan, data, runs: int):
-    """Times a proven model on the profile's threads, pinned (edgekit.bench), on a real
+    """Times a proven model on the profile's threads, pinned (edgekit.timing), on a real
     sample in the source's layout; a runtime that fails to time is reported, not fatal."""
-    from .bench import bench
+    from .timing import bench
     sample = [x[:1] for x in data.inputs]
 
     def time_model(handle) -> dict:
@@ -265,7 +260,7 @@ def _time_source_and_gpu(plan: Plan, data, workshop: Workshop, outcomes, runs: i
     """Timings by model path: the source on the profile's threads, and the candidates the
     search timed, each deliverable with its GPU figure (or why there is none) and a
     roofline estimate."""
-    from .bench import bench_gpu
+    from .timing import bench_gpu
     from .roofline import model_estimate
     timings = {str(p.verdict.handle.path): p.timing for p in workshop.products.values() if p.timing}
     if not runs:

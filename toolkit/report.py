@@ -36,7 +36,7 @@ class Record:
     calibration: object = None
     pruning: dict | None = None
     source: ModelHandle | None = None  # the user's model when the plan's is its pruned version
-    timings: dict | None = None  # model path -> edgekit.bench result
+    timings: dict | None = None  # model path -> edgekit.timing result
     warnings: list = ()
 
 

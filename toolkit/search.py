@@ -61,7 +61,7 @@ class Trial:
     candidate: Candidate
     status: str  # PASSED (proven within budget), FAILED (proven out of budget), ERROR, SKIPPED
     reason: str = ""  # why it failed or was skipped; after the choice, why it lost
-    verdict: object = None  # edgekit.validate.Verdict when it ran
+    verdict: object = None  # edgekit.judge.Verdict when it ran
     p50_ms: float | None = None
     p50_noise: float | None = None  # relative uncertainty of p50_ms, to judge ties
     size_bytes: int | None = None

@@ -17,7 +17,7 @@ from .layers import layer_report
 from .profile import Budgets
 from .quantize import PRECISIONS
 from .report import summarize
-from .validate import judge, reference_outputs, with_label_output
+from .judge import judge, reference_outputs, with_label_output
 
 
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),

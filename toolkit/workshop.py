@@ -18,7 +18,7 @@ from .errors import ConversionError, EdgekitError
 from .quantize import PRECISIONS
 from .tensors import adopt_batch_axes
 from .search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant
-from .validate import Verdict, gross_failure, judge
+from .judge import Verdict, gross_failure, judge
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Product:
     route: tuple  # the converters, source first
     verdict: Verdict
     variant: Variant = Variant()
-    timing: dict | None = None  # edgekit.bench result, once timed
+    timing: dict | None = None  # edgekit.timing result, once timed
 
 
 def _step_key(converter, precision: str, variant: Variant) -> tuple:
