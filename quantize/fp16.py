@@ -30,4 +30,5 @@ FP16 = Precision(
     tolerance=Tolerance(min_sqnr_db=30.0, min_cosine=0.999, min_top1_agreement=0.98),
     hooks={"tflite": tflite, "onnx": onnx, "tfjs": tfjs},
     summary="float16 weights",
+    layer_cosine=0.999,
 )

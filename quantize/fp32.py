@@ -12,4 +12,5 @@ FP32 = Precision(
     tolerance=Tolerance(max_abs_error=1e-3, min_cosine=0.9999, min_top1_agreement=0.99),
     hooks={"tflite": None, "onnx": None, "tfjs": None, "savedmodel": None},
     summary="float32 weights and activations",
+    layer_cosine=0.9999,
 )

@@ -19,4 +19,5 @@ INT16X8 = Precision(
     hooks={"tflite": tflite},
     needs_calibration=True,
     summary="int16 activations, int8 weights (TFLite)",
+    integer_math=True,
 )

@@ -92,4 +92,6 @@ INT8 = Precision(
     hooks={"tflite": tflite, "onnx": onnx},
     needs_calibration=True,
     summary="int8 weights and activations (calibrated), per-channel weights",
+    integer_math=True,
+    float_layer_retries=True,
 )

@@ -28,4 +28,5 @@ INT8_DYNAMIC = Precision(
     tolerance=Tolerance(min_sqnr_db=20.0, min_top1_agreement=0.95),
     hooks={"tflite": tflite, "onnx": onnx, "tfjs": tfjs},
     summary="int8 weights, float activations quantized at run time",
+    integer_math=True,
 )

@@ -23,6 +23,12 @@ class Precision:
     hooks: Mapping[str, Callable | None]  # output format -> hook (None: nothing to change)
     needs_calibration: bool = False  # activations are quantized: ranges must be measured
     summary: str = ""
+    integer_math: bool = False  # kernels multiply in integers (the roofline's int8 peak)
+    # a candidate out of budget is retried with the layers it damages most kept in float
+    # (edgekit.candidates), where the route's converter can do that
+    float_layer_retries: bool = False
+    # `validate --layers`: below this cosine against the original, a layer has diverged
+    layer_cosine: float = 0.98
 
     @property
     def formats(self) -> tuple[str, ...]:

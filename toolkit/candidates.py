@@ -64,9 +64,10 @@ def describe_order(source, fmt: str, policy: tuple[str, ...], constraints=()) ->
     """The order as lines, for --dry-run."""
     lines = [candidate.describe() + ("" if candidate.precision in policy else "  [baseline only]")
              for candidate in ordered(source, fmt, policy)]
-    if "int8" in policy and "full-int8" not in constraints:
-        lines.append("after an int8 candidate breaks the budget: the same with the layers int8 "
-                     "damages most kept in float (1, 2, 4, ...)")
+    if "full-int8" not in constraints:
+        lines += [f"after a {p} candidate breaks the budget: the same with the layers {p} "
+                  "damages most kept in float (1, 2, 4, ...)"
+                  for p in policy if PRECISIONS[p].float_layer_retries]
     return lines
 
 
@@ -81,7 +82,7 @@ class Followups:
 
     def __call__(self, trial: Trial) -> list[Candidate]:
         candidate = trial.candidate
-        if trial.status == FAILED and candidate.precision == "int8" \
+        if trial.status == FAILED and PRECISIONS[candidate.precision].float_layer_retries \
                 and candidate.route[-1].keeps_float and "full-int8" not in self.constraints:
             return self._more_in_float(candidate)
         if trial.status == ERROR and not candidate.variant.float_nodes:

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .quantize import PRECISIONS
 from .tensors import NCHW_TO_NHWC, NHWC_TO_NCHW
 
 LAYER_SAMPLES = 16  # per-layer comparison keeps every activation: a few samples suffice
-LAYER_COSINE = {"fp32": 0.9999, "fp16": 0.999}  # quantized precisions: DEFAULT_LAYER_COSINE
-DEFAULT_LAYER_COSINE = 0.98
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def layer_report(source, handle, data, precision: str) -> dict:
     feed = feed_for(handle, source, sample)
     matches = match_layers(format_module(source.format).intermediates(source, sample),
                            format_module(handle.format).intermediates(handle, feed))
-    threshold = LAYER_COSINE.get(precision, DEFAULT_LAYER_COSINE)
+    threshold = PRECISIONS[precision].layer_cosine
     divergent = first_divergent(matches, threshold)
     return {"min_cosine": threshold, "samples": len(sample[0]),
             "first_divergent": divergent.as_dict() if divergent else None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INTEGER_PRECISIONS = {"int8", "int8-dynamic", "int16x8"}
 MACS_PER_CYCLE = (("avx512f", 32), ("fma", 16), ("avx2", 16), ("asimd", 8))  # fp32, per core
 
 
@@ -22,7 +21,8 @@ class DeviceSpec:
     basis: str  # where the figures come from
 
     def lower_bound_ms(self, macs: int, weight_bytes: int, precision: str) -> float:
-        peak = self.peak_gmacs_int8 if precision in INTEGER_PRECISIONS else self.peak_gmacs_fp32
+        from .quantize import PRECISIONS
+        peak = self.peak_gmacs_int8 if PRECISIONS[precision].integer_math else self.peak_gmacs_fp32
         return max(macs / (peak * 1e9), weight_bytes / (self.bandwidth_gbs * 1e9)) * 1e3
 
 
