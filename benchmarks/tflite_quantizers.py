@@ -43,7 +43,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from edgekit.targets import tfenv  # noqa: E402
-from edgekit.targets import tflite_quantizer as tq  # noqa: E402
+from edgekit.targets.tflite import quantizer as tq  # noqa: E402
 from edgekit.targets.quiet import silenced  # noqa: E402
 from edgekit.targets.tflite import dequantize_output, quantize_input  # noqa: E402
 
@@ -205,7 +205,7 @@ def torch_case(out: Path, threads: int) -> Case:
 
 def onnx2tf_saved_model(module, out: Path) -> Path | str:
     """edgekit's route from torch to a SavedModel: torch.onnx.export, then onnx2tf with the
-    flags edgekit uses (see edgekit/targets/onnx2tf_tool.py)."""
+    flags edgekit uses (see edgekit/targets/onnx/onnx2tf.py)."""
     import torch
     work = out / "onnx2tf"
     work.mkdir()

@@ -29,7 +29,7 @@ def tflite(converter, ctx, handle):
     """Configure the converter; with layers to keep in float, return the selectively
     quantized model built by the QuantizationDebugger instead."""
     if ctx.float_nodes:
-        from ..targets.tflite_sensitivity import selectively_quantized
+        from ..targets.tflite.sensitivity import selectively_quantized
         return selectively_quantized(handle, ctx)
     import tensorflow as tf
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -31,7 +31,8 @@ def test_options_are_checked_when_they_are_made(tmp_path):
         CalibrationOptions(data=tmp_path / "missing.npz")
     with pytest.raises(InputError, match="at least 1"):
         CalibrationOptions(samples=0)
-    assert SourceOptions(input_shapes=("1,3,8,8", [1, 6])).input_shapes == ((1, 3, 8, 8), (1, 6))
+    shapes = SourceOptions(input_shapes=("1,3,8,8", [1, 6], "1,6:int64")).input_shapes
+    assert shapes == ((1, 3, 8, 8), (1, 6), (1, 6)) and shapes[2].dtype == "int64"
     assert SourceOptions(weights="w.pt").weights == Path("w.pt")
     messages = []
     Callbacks(progress=messages.append).progress("step")

@@ -124,7 +124,7 @@ def test_a_transformer_onnx2tf_cannot_convert_still_gets_a_quantized_android_del
     def broken(source, out_dir, ctx):
         raise ConversionError("onnx -> tflite (onnx2tf)", str(source.path),
                               "Output tensors of a Functional model must be the output of a TensorFlow Layer")
-    from edgekit.targets import onnx2tf_tool
+    from edgekit.targets.onnx import onnx2tf as onnx2tf_tool
     monkeypatch.setattr(onnx2tf_tool, "convert", broken)
     result = edgekit.convert(f"{transformer / 'encoder.py'}:build", "android", tmp_path / "out",
                              eval_data=transformer / "eval.npz", bench_runs=10,

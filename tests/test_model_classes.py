@@ -241,7 +241,7 @@ def test_tfjs_outputs_tensorflowjs_left_unnamed_get_their_signature_names_back()
     ("Output tensors of a Functional model must be the output of a TensorFlow Layer", "onnx2tf-batch1"),
 ])
 def test_onnx2tf_failures_offer_the_option_variant_that_fixes_their_class(failure, variant):
-    from edgekit.targets.onnx2tf_tool import variants
+    from edgekit.targets.onnx.onnx2tf import variants
     assert variant in [v.name for v in variants(failure)]
 
 
@@ -250,7 +250,7 @@ def test_an_onnx2tf_failure_names_the_node_and_its_op(tmp_path):
     error names it with its op type, found in the graph, If/Loop bodies included."""
     from onnx import helper
 
-    from edgekit.targets.onnx2tf_tool import failing_node
+    from edgekit.targets.onnx.onnx2tf import failing_node
     from test_safety import onnx_model, tensor
     branch = helper.make_graph([helper.make_node("Identity", ["x"], ["y_inner"], name="/inner/Id")],
                                "branch", [], [tensor("y_inner", ["n"])])
@@ -381,7 +381,7 @@ def test_multi_axis_slices_are_split_with_the_same_result(tmp_path, starts, ends
     import onnx
     import onnxruntime as ort
 
-    from edgekit.targets.onnx_normalize import normalize
+    from edgekit.targets.onnx.normalize import normalize
     original = _conv_then_slice(tmp_path / "m.onnx", starts, ends, axes, steps)
     copy = tmp_path / "copy.onnx"
     copy.write_bytes(original.read_bytes())

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEW
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 LOCK = (REPO / "requirements" / "lock.txt").read_text()
-SOURCES = sorted(p for folder in ("toolkit", "targets", "quantize") for p in (REPO / folder).glob("*.py"))
+SOURCES = sorted(p for folder in ("toolkit", "targets", "quantize")
+                 for p in (REPO / folder).rglob("*.py"))
 OLDEST = (3, 9)
 
 

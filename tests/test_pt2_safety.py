@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from edgekit.errors import InputError
-from edgekit.targets import pt2_safety, trust
+from edgekit.targets import trust
+from edgekit.targets.torch import pt2_safety as pt2_safety
 from test_bad_inputs import assert_clean_error, run_cli
 
 WEIGHTS_CONFIG = "data/weights/model_weights_config.json"

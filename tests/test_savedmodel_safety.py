@@ -249,12 +249,12 @@ def edited(source: Path, folder: Path, edit) -> Path:
 
 
 def unsafe(folder: Path) -> list:
-    from edgekit.targets import savedmodel_safety
+    from edgekit.targets.savedmodel import safety as savedmodel_safety
     return savedmodel_safety.unsafe_ops(folder)
 
 
 def saver_function(meta_graph, which: str) -> str:
-    from edgekit.targets.savedmodel_safety import _node_name
+    from edgekit.targets.savedmodel.safety import _node_name
     name = _node_name(getattr(meta_graph.saver_def, which))
     return next(n.attr["f"].func.name for n in meta_graph.graph_def.node if n.name == name)
 
@@ -379,13 +379,13 @@ def test_the_sample_keras_model_converts_through_its_saved_model(tmp_path):
 
 @pytest.fixture(scope="module")
 def registry() -> dict:
-    from edgekit.targets import savedmodel_pure_ops
+    from edgekit.targets.savedmodel import pure_ops as savedmodel_pure_ops
     return savedmodel_pure_ops.registered_ops()
 
 
 @pytest.fixture(scope="module")
 def allowed() -> frozenset:
-    from edgekit.targets import savedmodel_pure_ops
+    from edgekit.targets.savedmodel import pure_ops as savedmodel_pure_ops
     return savedmodel_pure_ops.allowed()
 
 
@@ -449,7 +449,7 @@ MUST_ALLOW = {
 
 
 def test_every_allowed_op_is_registered_and_still_passes_the_generator(registry, allowed):
-    from edgekit.targets import savedmodel_pure_ops
+    from edgekit.targets.savedmodel import pure_ops as savedmodel_pure_ops
     assert sorted(allowed) == (savedmodel_pure_ops.LIST_FILE.read_text().split()), "sorted, one a line"
     assert not allowed - registry.keys(), "ops TensorFlow no longer registers: regenerate the list"
     stale = allowed - set(savedmodel_pure_ops.pure_ops(registry))

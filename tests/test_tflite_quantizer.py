@@ -7,7 +7,7 @@ import pytest
 
 from edgekit.errors import ConversionError, InputError, UnsupportedError
 from edgekit.targets import tflite
-from edgekit.targets import tflite_quantizer as tq
+from edgekit.targets.tflite import quantizer as tq
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
 

@@ -30,7 +30,9 @@ class SourceOptions:
             from .loading import parse_shape  # loads numpy: only when there is text to parse
             object.__setattr__(self, "input_shapes", tuple(
                 parse_shape(s) if isinstance(s, str) else s for s in self.input_shapes))
-        object.__setattr__(self, "input_shapes", tuple(tuple(s) for s in self.input_shapes))
+        # lists become tuples; parse_shape's results (tuples that carry a dtype) stay as they are
+        object.__setattr__(self, "input_shapes", tuple(
+            s if isinstance(s, tuple) else tuple(s) for s in self.input_shapes))
         if self.weights is not None:
             object.__setattr__(self, "weights", Path(self.weights))
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import ModelHandle
-from ..quantize.int8 import representative_dataset
-from ..quantize.sensitivity import LayerDrift, median_relative_error, worst_first
-from . import tfenv
-from .quiet import silenced
+from ...model import ModelHandle
+from ...quantize.int8 import representative_dataset
+from ...quantize.sensitivity import LayerDrift, median_relative_error, worst_first
+from .. import tfenv
+from ..quiet import silenced
 
 SKIPPED_OPS = {"NumericVerify", "DEQUANTIZE", "QUANTIZE"}
 

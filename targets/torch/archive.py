@@ -17,7 +17,7 @@ import pickle
 import zipfile
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
 
 ELEMENT_BYTES = {  # legacy typed storage classes (what torch.save writes) -> element size
     "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,

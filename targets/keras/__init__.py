@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, first_line
-from ..model import ModelHandle, identity
-from ..tensors import TensorSpec, default_layout
-from . import tfenv
-from .trust import UNSAFE_FLAG, granted
-from .batching import batch_size, in_batches
-from .format import FormatModule, PruningHooks
+from ...errors import InputError, first_line
+from ...model import ModelHandle, identity
+from ...tensors import TensorSpec, default_layout
+from .. import tfenv
+from ..trust import UNSAFE_FLAG, granted
+from ..batching import batch_size, in_batches
+from ..format import FormatModule, PruningHooks
 
 def load(path: str):
     # Lambda layers' code runs only if opted in; a rewritten file is loaded again
@@ -55,7 +55,7 @@ def _built(path: str, factory: str, weights: str, shapes: tuple, version: tuple)
     (runner, export, per-layer drift). Keyed by the input shapes it was wrapped for."""
     import keras
 
-    from .factory import build
+    from ..factory import build
     tfenv.tensorflow()
     model = build(Path(path), factory)
     if weights:
@@ -161,7 +161,7 @@ def editable_copy(handle: ModelHandle):
 
 
 def prunable_weights(model) -> list[np.ndarray]:
-    from ..quantize.prune import KERAS_PRUNABLE
+    from ...quantize.prune import KERAS_PRUNABLE
     return [layer.get_weights()[0] for layer in model.layers
             if type(layer).__name__ in KERAS_PRUNABLE]
 
@@ -174,7 +174,7 @@ def fine_tune(model, inputs: list[np.ndarray], labels: np.ndarray, epochs: int, 
     """A short supervised fine-tune; pruning masks are re-applied after every batch."""
     import keras
 
-    from ..quantize.prune import apply_keras_masks
+    from ...quantize.prune import apply_keras_masks
     keras.utils.set_random_seed(seed)
     probabilities = np.asarray(model(inputs[0][:8] if len(inputs) == 1 else [x[:8] for x in inputs]))
     from_logits = not (probabilities.min() >= 0 and np.allclose(probabilities.sum(1), 1, atol=1e-3))

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, first_line
-from ..model import ModelHandle, identity
-from ..tensors import TensorSpec, default_layout, guess_image_layout, transposed_shape
+from ...errors import InputError, first_line
+from ...model import ModelHandle, identity
+from ...tensors import TensorSpec, default_layout, guess_image_layout, transposed_shape
 from . import pt2_safety
-from .factory import build, framework_of
-from .batching import batch_size, in_batches
-from .format import FormatModule, PruningHooks
-from .torch_archive import check_storages
-from .trust import granted
+from ..factory import build, framework_of
+from ..batching import batch_size, in_batches
+from ..format import FormatModule, PruningHooks
+from .archive import check_storages
+from ..trust import granted
 
 def load(path: str, factory: str | None, weights: str | None):
     # trust in the key (see _exported), and the files' versions: a rewritten file is loaded again
@@ -151,7 +151,7 @@ def open_source(path: Path, options, fmt: str) -> ModelHandle:
 def _shapes_from_data(module, data_shapes, path: Path) -> tuple:
     """Input shapes (batch 1) from the evaluation data's arrays: one per forward()
     parameter of the same name, or the only array for a one-input model."""
-    from ..loading import InputShape
+    from ...loading import InputShape
     arrays = {name: (shape, dtype) for name, shape, dtype in data_shapes}
     try:
         params = [p.name for p in inspect.signature(module.forward).parameters.values()
@@ -220,7 +220,7 @@ def editable_copy(handle: ModelHandle):
 
 
 def prunable_weights(module) -> list[np.ndarray]:
-    from ..quantize.prune import torch_layers
+    from ...quantize.prune import torch_layers
     return [m.weight.detach().numpy() for m in torch_layers(module)]
 
 
@@ -268,7 +268,7 @@ def save_pruned(module, source: ModelHandle, out_dir: Path) -> ModelHandle:
     _, example = module_and_example(source)
     path = out_dir / "pruned.pt2"
     torch.export.save(torch.export.export(module, example), path)
-    from ..loading import SourceOptions
+    from ...loading import SourceOptions
     return open_source(path, SourceOptions(), "torch")
 
 

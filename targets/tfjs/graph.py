@@ -60,7 +60,7 @@ def patched(conversion_module, remap: bool = True):
 
 def variants(reason: str):
     """Variants of the tensorflowjs step worth a try after a failure (see `patched`)."""
-    from ..search import Variant
+    from ...search import Variant
     if re.search(r"Unsupported Ops in the model after optimization|not yet supported|_Mkl", reason):
         return (Variant("tfjs-no-fusion", options=((TOOL, "no-remap"),),
                         note="tensorflowjs told not to fuse ops (grappler's remap pass): the "

@@ -1,10 +1,10 @@
 """The ops a SavedModel may use without the user's opt-in, and why the others are refused.
 
-savedmodel_safety reads the allowlist from savedmodel_pure_ops.txt (one op a line, sorted).
+savedmodel_safety reads the allowlist from savedmodel/pure_ops.txt (one op a line, sorted).
 That file is generated from TensorFlow's own op registry by this module; regenerate it when
 TensorFlow is upgraded, review the diff, and commit it:
 
-    .venv/bin/python -m edgekit.targets.savedmodel_pure_ops   # rewrites savedmodel_pure_ops.txt
+    .venv/bin/python -m edgekit.targets.savedmodel.pure_ops   # rewrites savedmodel/pure_ops.txt
 
 An op is kept only if it is pure computation inside the process: math, nn, array, image,
 string formatting, parsing of in-memory bytes, random numbers, control flow and function
@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-LIST_FILE = Path(__file__).with_name("savedmodel_pure_ops.txt")
+LIST_FILE = Path(__file__).with_name("pure_ops.txt")
 
 # (why the op is refused, op-name pattern), most telling first: a refusal names the first.
 REFUSED = (

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConversionError, InputError, first_line
-from ..model import ModelHandle, identity
-from ..tensors import TensorSpec, default_layout
-from . import onnx2tf_tool, savedmodel_safety, tfenv
-from .batching import batch_size, in_batches
-from .format import FormatModule
-from .registry import Converter
+from ...errors import ConversionError, InputError, first_line
+from ...model import ModelHandle, identity
+from ...tensors import TensorSpec, default_layout
+from ..onnx import onnx2tf as onnx2tf_tool
+from . import safety as savedmodel_safety
+from .. import tfenv
+from ..batching import batch_size, in_batches
+from ..format import FormatModule
+from ..registry import Converter
 
 SIGNATURE = "serving_default"
 
@@ -86,7 +88,7 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 
 
 def from_keras(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
-    from . import keras as keras_format
+    from .. import keras as keras_format
     model = keras_format.model_of(source)
     target = out_dir / "saved_model"
     try:

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import ModelHandle
-from .browser import BackendUnavailable
+from ...model import ModelHandle
+from ..browser import BackendUnavailable
 
 BACKENDS = ("wasm", "webgl", "cpu")
 
 
 def make_runner(handle: ModelHandle, backend: str):
     def run(inputs: list[np.ndarray]) -> list[np.ndarray]:
-        from ..demo import routes
-        from ..serve import start, url
-        from .browser import page as browser_page
-        from .tfjs import node_names
+        from ...demo import routes
+        from ...serve import start, url
+        from ..browser import page as browser_page
+        from . import node_names
         input_nodes, output_nodes = node_names(handle)
         with tempfile.TemporaryDirectory(prefix="edgekit-browser-data-") as data_dir:
             specs = []

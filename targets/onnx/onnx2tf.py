@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConversionError
-from ..model import ModelHandle
-from . import onnx as onnx_format
-from .onnx_normalize import normalize
-from .tools import run_tool
+from ...errors import ConversionError
+from ...model import ModelHandle
+from .. import onnx as onnx_format
+from .normalize import normalize
+from ..tools import run_tool
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -44,7 +44,7 @@ OPTION_FLAGS = {
 
 def variants(reason: str):
     """Variants worth a try after a failure whose message is `reason` (see OPTION_FLAGS)."""
-    from ..search import Variant
+    from ...search import Variant
     found = []
     if re.search(r"shape|[Dd]imensions must be equal|rank", reason):
         found.append(Variant("onnx2tf-kat", options=((TOOL, "keep-input-shapes"),),
@@ -164,7 +164,7 @@ def _options(ctx) -> tuple[str, ...]:
 
 def _fixed_by_user(source: ModelHandle) -> list[str]:
     """`name:1,d1,...` for inputs whose file shape is dynamic but whose handle shape is not."""
-    from .onnx import open_handle
+    from . import open_handle
     in_file = {s.name: s.shape for s in open_handle(source.path).inputs}
     return [f"{s.name}:1,{','.join(str(d) for d in s.shape[1:])}" for s in source.inputs
             if None not in s.shape[1:] and None in in_file.get(s.name, ())[1:]]

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConversionError, InputError, first_line
-from ..model import ModelHandle
-from ..tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, infer_layout,
-                       to_model_axes)
-from .batching import batch_size, in_batches
-from .format import FormatModule
-from .quiet import silenced
-from .registry import Converter
-from .tools import run_tool
+from ...errors import ConversionError, InputError, first_line
+from ...model import ModelHandle
+from ...tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, infer_layout,
+                        to_model_axes)
+from ..batching import batch_size, in_batches
+from ..format import FormatModule
+from ..quiet import silenced
+from ..registry import Converter
+from ..tools import run_tool
 
 FILE_NAME = "model.onnx"
 OPSET = 17
@@ -195,7 +195,7 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """torch.onnx.export with a dynamic batch dimension on every input and output."""
     import torch
-    from . import torch as torch_format
+    from .. import torch as torch_format
     module, example = torch_format.module_and_example(source)
     input_names = [s.name for s in source.inputs]
     output_names = [s.name for s in source.outputs]
@@ -227,7 +227,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 
 def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """An fp32 ONNX model in, a quantized one out, with onnxruntime.quantization."""
-    from ..quantize import PRECISIONS
+    from ...quantize import PRECISIONS
     target = out_dir / FILE_NAME
     try:
         # It logs "consider pre-processing" to the root logger even where pre-processing was
@@ -242,7 +242,7 @@ def quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 
 def rank_layers(handle: ModelHandle, ctx):
     """Tensors of the fp32 ONNX `handle` ranked by int8 damage (QDQ debugging)."""
-    from .onnx_sensitivity import rank_layers as rank
+    from .sensitivity import rank_layers as rank
     return rank(handle, ctx)
 
 

@@ -17,17 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import json_shape
-from ..errors import ConversionError, InputError, MissingDependencyError, first_line
-from ..json_shape import Mapping, Optional
-from ..safe_files import regular_file
-from ..model import ModelHandle
-from ..tensors import TensorSpec, guess_image_layout, infer_layout
-from . import tfenv, tfjs_browser, tfjs_graph
-from .format import FormatModule
-from .registry import Converter
+from ... import json_shape
+from ...errors import ConversionError, InputError, MissingDependencyError, first_line
+from ...json_shape import Mapping, Optional
+from ...safe_files import regular_file
+from ...model import ModelHandle
+from ...tensors import TensorSpec, guess_image_layout, infer_layout
+from .. import tfenv
+from . import browser as tfjs_browser, graph as tfjs_graph
+from ..format import FormatModule
+from ..registry import Converter
 
-RUNNER_SCRIPT = Path(__file__).with_name("tfjs_runner.cjs")
+RUNNER_SCRIPT = Path(__file__).with_name("runner.cjs")
 TF_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_INT64": "int32", "DT_BOOL": "bool"}
 INSTALL_HINT = ("`make setup` in the edgekit checkout; after pip: `npm install @tensorflow/tfjs@4.22.0 "
                 "@tensorflow/tfjs-backend-wasm@4.22.0` in a folder and set EDGEKIT_NODE_MODULES to its node_modules")
@@ -185,7 +186,7 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """tensorflowjs; the precision's hook picks the weight quantization (download size only:
     TF.js de-quantizes weights to float32 when it loads the model)."""
-    from ..quantize import PRECISIONS
+    from ...quantize import PRECISIONS
     hook = PRECISIONS[ctx.precision].hooks["tfjs"]
     target = out_dir / "tfjs"
     try:
@@ -240,7 +241,7 @@ DEBUG_OPS = {"Assert", "CheckNumerics", "CheckNumericsV2", "Print", "PrintV2"}
 
 def _debug_ops(source: ModelHandle) -> list[str]:
     """Debug ops in a SavedModel's serving graph (the converter strips them)."""
-    from .savedmodel import op_counts
+    from ..savedmodel import op_counts
     return sorted(op for op in op_counts(source) if op in DEBUG_OPS)
 
 

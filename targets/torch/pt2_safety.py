@@ -34,8 +34,8 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
-from ..errors import EdgekitError, InputError, first_line
-from .trust import UNSAFE_FLAG, granted
+from ...errors import EdgekitError, InputError, first_line
+from ..trust import UNSAFE_FLAG, granted
 
 MODEL = "model"  # the program torch.export.load returns; others in the archive are ignored
 LEGACY_PROGRAM = "serialized_exported_program.json"  # the layout of torch < 2.6

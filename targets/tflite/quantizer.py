@@ -52,7 +52,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConversionError, InputError, MissingDependencyError, UnsupportedError, first_line
+from ...errors import (ConversionError, InputError, MissingDependencyError, UnsupportedError,
+                       first_line)
 
 TOOL = "ai-edge-quantizer"
 PACKAGES = ("ai-edge-quantizer", "ai-edge-litert")

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConversionError, InputError, MissingDependencyError, first_line
-from ..model import ModelHandle
-from ..tensors import TensorSpec, guess_image_layout, infer_layout
-from . import onnx2tf_tool, tfenv
-from .format import FormatModule
-from .quiet import silenced
-from .registry import Converter
+from ...errors import ConversionError, InputError, MissingDependencyError, first_line
+from ...model import ModelHandle
+from ...tensors import TensorSpec, guess_image_layout, infer_layout
+from ..onnx import onnx2tf as onnx2tf_tool
+from .. import tfenv
+from ..format import FormatModule
+from ..quiet import silenced
+from ..registry import Converter
 
 FILE_NAME = "model.tflite"
 
@@ -110,7 +111,7 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
         return [dequantize_output(it.get_tensor(d["index"]), d) for d in it.get_output_details()]
 
     def run(inputs):
-        from .batching import in_batches
+        from ..batching import in_batches
         return in_batches(run_batch, inputs, 64 if dynamic_batch else static_batch, handle)
 
     return run
@@ -146,7 +147,7 @@ def op_counts(handle: ModelHandle) -> dict[str, int]:
 
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """TFLiteConverter; the precision's hook sets its optimizations and quantization."""
-    from ..quantize import PRECISIONS
+    from ...quantize import PRECISIONS
     tf = tfenv.tensorflow_with_keras2()
     hook = PRECISIONS[ctx.precision].hooks["tflite"]
     try:
@@ -164,7 +165,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 
 
 def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
-    from . import torch as torch_format
+    from .. import torch as torch_format
     module, example = torch_format.module_and_example(source)
     tfenv.tensorflow()  # imported quietly before litert-torch imports it loudly
     try:
@@ -189,8 +190,8 @@ def from_onnx(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 def post_quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """ai-edge-quantizer on an fp32 .tflite from any converter (litert-torch and onnx2tf
     write float only): quantized without a detour through a SavedModel."""
-    from ..quantize import PRECISIONS
-    from .tflite_quantizer import calibration_samples, input_names, quantize
+    from ...quantize import PRECISIONS
+    from .quantizer import calibration_samples, input_names, quantize
     calibration = None
     if PRECISIONS[ctx.precision].needs_calibration:
         calibration = calibration_samples(ctx.calibration_inputs(source), input_names(source.path))
@@ -201,7 +202,7 @@ def post_quantize(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
 
 def rank_layers(handle: ModelHandle, ctx):
     """Layers ranked by int8 damage, for a conversion of the SavedModel `handle`."""
-    from .tflite_sensitivity import rank_layers as rank
+    from .sensitivity import rank_layers as rank
     return rank(handle, ctx)
 
 

@@ -11,7 +11,7 @@ from text files), run Python (PyFunc), talk to other hosts (RPC, collectives, Se
 
 What is checked. saved_model.pb (or .pbtxt, as TensorFlow picks it) is parsed, which runs
 nothing, and every op TensorFlow may execute must be on an allowlist of pure-compute ops
-(savedmodel_pure_ops.txt, generated from TensorFlow's op registry by
+(savedmodel/pure_ops.txt, generated from TensorFlow's op registry by
 savedmodel_pure_ops.py): every node of the main graph and of every library function,
 whatever refers to it (signatures, resource initializers, tf.function attributes, or
 nothing at all), and every op named where a function is expected (PartitionedCall can call
@@ -35,10 +35,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import InputError
-from ..safe_files import read_bytes, read_text
-from . import savedmodel_pure_ops, tfenv
-from .trust import UNSAFE_FLAG, granted
+from ...errors import InputError
+from ...safe_files import read_bytes, read_text
+from . import pure_ops as savedmodel_pure_ops
+from .. import tfenv
+from ..trust import UNSAFE_FLAG, granted
 
 # Checkpoint ops, allowed only in the saver's own machinery: a restore op may read the
 # checkpoint, only a save function (never run by loading or serving) may also write it.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import ModelHandle
-from ..quantize.int8 import onnx_preprocess, onnx_static
-from ..quantize.sensitivity import LayerDrift, median_relative_error, worst_first
+from ...model import ModelHandle
+from ...quantize.int8 import onnx_preprocess, onnx_static
+from ...quantize.sensitivity import LayerDrift, median_relative_error, worst_first
 
 
 def rank_layers(handle: ModelHandle, ctx) -> list[LayerDrift]:
