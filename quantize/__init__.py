@@ -18,4 +18,4 @@ __all__ = ["CALIBRATION_METHODS", "PRECISIONS", "Precision", "precisions_for"]
 
 
 def precisions_for(fmt: str) -> list[str]:
-    return [name for name, p in PRECISIONS.items() if fmt in p.formats]
+    return [name for name, p in PRECISIONS.items() if p.supports(fmt)]

@@ -10,7 +10,8 @@ from .precision import Precision
 FP32 = Precision(
     name="fp32",
     tolerance=Tolerance(max_abs_error=1e-3, min_cosine=0.9999, min_top1_agreement=0.99),
-    hooks={"tflite": None, "onnx": None, "tfjs": None, "savedmodel": None},
+    hooks={},
+    every_format=True,
     summary="float32 weights and activations",
     layer_cosine=0.9999,
 )

@@ -6,7 +6,8 @@ Hooks differ per output format because each format's official tool quantizes its
 - "onnx": hook(src_path, dst_path, ctx, handle) writes a quantized copy of an fp32 model
   with onnxruntime's tools;
 - "tfjs": hook(ctx) returns the tensorflowjs converter's quantization_dtype_map.
-A format missing from `hooks` cannot be produced at this precision.
+A format missing from `hooks` cannot be produced at this precision (unless `every_format`:
+fp32, which every format makes by its plain conversion).
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class Precision:
     # `validate --layers`: below this cosine against the original, a layer has diverged
     layer_cosine: float = 0.98
 
-    @property
-    def formats(self) -> tuple[str, ...]:
-        return tuple(self.hooks)
+    # a precision every format produces by its plain conversion (fp32): no hook per format,
+    # so a new format needs no line here
+    every_format: bool = False
+
+    def supports(self, fmt: str) -> bool:
+        return self.every_format or fmt in self.hooks

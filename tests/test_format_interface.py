@@ -48,7 +48,7 @@ def test_an_output_format_opens_its_artifacts_and_says_what_makes_it(name):
 
 def test_precision_hooks_name_only_output_formats():
     for precision in PRECISIONS.values():
-        assert set(precision.formats) <= set(OUTPUT_FORMATS), precision.name
+        assert set(precision.hooks) <= set(OUTPUT_FORMATS), precision.name
 
 
 def test_prune_methods_name_only_formats_with_pruning_hooks():

@@ -35,7 +35,7 @@ def ordered(source, fmt: str, policy: tuple[str, ...]) -> Iterator[Candidate]:
     from .targets.registry import copy_converter, routes
     foreseen: dict[tuple, Variant] = {}
     for precision in dict.fromkeys((FP32, *policy)):
-        if fmt not in PRECISIONS[precision].formats:
+        if not PRECISIONS[precision].supports(fmt):
             continue
         chains = routes(source.format, fmt, precision)
         if source.format == fmt:  # the copy is the fp32 baseline, and what quantizers start from

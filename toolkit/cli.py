@@ -14,6 +14,7 @@ import click
 from . import __version__, interrupts
 from .errors import EdgekitError
 from .extras import missing_dependency
+from .targets.registry import OUTPUT_FORMATS  # a table: imports no framework
 
 EXIT_BUDGET_FAILED = 2
 QUICK_CANDIDATES, QUICK_RUNS = 3, 20  # --quick
@@ -110,7 +111,8 @@ def cli():
 @click.option("--out", "-o", type=click.Path(), help="Output folder [edgekit-out/MODEL-TARGET].")
 @click.option("--eval", "eval_data", type=click.Path(),
               help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
-@click.option("--formats", help="Comma-separated output formats, overriding the profile's (tflite,onnx,tfjs,savedmodel).")
+@click.option("--formats", help="Comma-separated output formats, overriding the profile's "
+              f"({','.join(OUTPUT_FORMATS)}).")
 @click.option("--precision", help="Force one precision (fp32, fp16, int8-dynamic, int8, int16x8) "
               "instead of searching the profile's policy (auto, the default).")
 @click.option("--max-drop", type=click.FloatRange(min=0), metavar="POINTS",

@@ -38,7 +38,7 @@ class TargetProfile:
     def policy_for(self, fmt: str) -> tuple[str, ...]:
         """The policy's precisions this format can be produced at."""
         from .quantize import PRECISIONS
-        return tuple(p for p in self.policy if fmt in PRECISIONS[p].formats)
+        return tuple(p for p in self.policy if PRECISIONS[p].supports(fmt))
 
 
 AUTO = "auto"  # --precision auto: the profile's own policy (the default)

@@ -187,7 +187,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """tensorflowjs; the precision's hook picks the weight quantization (download size only:
     TF.js de-quantizes weights to float32 when it loads the model)."""
     from ...quantize import PRECISIONS
-    hook = PRECISIONS[ctx.precision].hooks["tfjs"]
+    hook = PRECISIONS[ctx.precision].hooks.get("tfjs")
     target = out_dir / "tfjs"
     try:
         # strip_debug_ops: Assert, CheckNumerics, Print... have no TF.js kernels and do no

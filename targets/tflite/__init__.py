@@ -149,7 +149,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     """TFLiteConverter; the precision's hook sets its optimizations and quantization."""
     from ...quantize import PRECISIONS
     tf = tfenv.tensorflow_with_keras2()
-    hook = PRECISIONS[ctx.precision].hooks["tflite"]
+    hook = PRECISIONS[ctx.precision].hooks.get("tflite")
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
         # Calibration prints the quantizer's settings from C++ to stdout and a deprecation
