@@ -1,7 +1,6 @@
 """fp16: float16 weights (half the size). Kernels may compute in float32 after de-quantizing
 (TFLite on CPU, TF.js); GPU delegates run them in half precision."""
-from ..drift import Tolerance
-from .precision import Precision
+from .precision import Precision, Tolerance
 
 
 def tflite(converter, ctx, handle) -> None:

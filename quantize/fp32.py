@@ -4,8 +4,7 @@ Float paths are judged on absolute error (relative to the output's scale), cosin
 similarity and top-1 agreement: a converter that reorders float math differs by ~1e-6,
 a wrong one by orders of magnitude more.
 """
-from ..drift import Tolerance
-from .precision import Precision
+from .precision import Precision, Tolerance
 
 FP32 = Precision(
     name="fp32",

@@ -1,8 +1,7 @@
 """int16x8 (TFLite only): int16 activations with int8 weights, calibrated. Closer to float
 than int8 for models with wide activation ranges, at some speed cost."""
-from ..drift import Tolerance
 from .int8 import representative_dataset
-from .precision import Precision
+from .precision import Precision, Tolerance
 
 
 def tflite(converter, ctx, handle) -> None:

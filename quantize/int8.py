@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..drift import Tolerance
-from .precision import Precision
+from .precision import Precision, Tolerance
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 

@@ -4,8 +4,7 @@ CNNs (onnxruntime ConvInteger, TFLite hybrid kernels), so edgekit measures, neve
 
 TF.js has no integer kernels: its 'int8-dynamic' stores uint8 weights to shrink the
 download and de-quantizes them to float32 when the model loads."""
-from ..drift import Tolerance
-from .precision import Precision
+from .precision import Precision, Tolerance
 
 
 def tflite(converter, ctx, handle) -> None:

@@ -14,7 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from ..drift import Tolerance
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """What a precision may cost. None leaves a metric unjudged: int8 is judged on SQNR and
+    agreement (its absolute error tracks the quantization step), float paths on error."""
+    # largest |artifact - original| allowed, as a fraction of the original's largest |value|
+    max_abs_error: float | None = None
+    min_cosine: float | None = None
+    min_top1_agreement: float | None = None
+    min_sqnr_db: float | None = None
 
 
 @dataclass(frozen=True)

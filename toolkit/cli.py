@@ -14,7 +14,11 @@ import click
 from . import __version__, interrupts
 from .errors import EdgekitError
 from .extras import missing_dependency
+from .options import DEFAULT_CALIBRATION_SAMPLES
+from .quantize import CALIBRATION_METHODS, PRECISIONS  # records: import no framework
 from .targets.registry import OUTPUT_FORMATS  # a table: imports no framework
+
+CALIBRATED = [name for name, precision in PRECISIONS.items() if precision.needs_calibration]
 
 EXIT_BUDGET_FAILED = 2
 QUICK_CANDIDATES, QUICK_RUNS = 3, 20  # --quick
@@ -113,7 +117,7 @@ def cli():
               help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
 @click.option("--formats", help="Comma-separated output formats, overriding the profile's "
               f"({','.join(OUTPUT_FORMATS)}).")
-@click.option("--precision", help="Force one precision (fp32, fp16, int8-dynamic, int8, int16x8) "
+@click.option("--precision", help=f"Force one precision ({', '.join(PRECISIONS)}) "
               "instead of searching the profile's policy (auto, the default).")
 @click.option("--max-drop", type=click.FloatRange(min=0), metavar="POINTS",
               help="Accuracy budget in points (or top-1 agreement points without labels).")
@@ -121,13 +125,14 @@ def cli():
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
 @click.option("--calib", type=click.Path(),
-              help="Calibration data for int8/int16x8: .npz/.npy like --eval, or a folder of "
-                   "images; default: samples of --eval.")
+              help=f"Calibration data for {'/'.join(CALIBRATED)}: .npz/.npy like --eval, or "
+                   "a folder of images; default: samples of --eval.")
 @click.option("--calib-preprocess", metavar="SPEC",
               help="For an image folder: size=HxW,scale=1/255,mean=..,std=..,channels=rgb|bgr|gray.")
 @click.option("--calib-method", default="minmax", show_default=True, metavar="METHOD",
-              help="ONNX static quantization calibration: minmax, entropy or percentile.")
-@click.option("--calib-samples", default=200, show_default=True, type=click.IntRange(min=1),
+              help=f"ONNX static quantization calibration: {', '.join(CALIBRATION_METHODS)}.")
+@click.option("--calib-samples", default=DEFAULT_CALIBRATION_SAMPLES, show_default=True,
+              type=click.IntRange(min=1),
               help="Most calibration samples used.")
 @click.option("--prune", "prune_sparsity", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               metavar="SPARSITY",

@@ -9,21 +9,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .quantize.precision import Tolerance  # noqa: F401 (what a precision may cost, judged here)
+
 
 class Mismatch(ValueError):
     """The artifact's tensors do not line up with the original's (count, shape): a fault
     of the artifact, found on purpose by edgekit's own checks, not a bug in edgekit."""
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """What a precision may cost. None leaves a metric unjudged: int8 is judged on SQNR and
-    agreement (its absolute error tracks the quantization step), float paths on error."""
-    # largest |artifact - original| allowed, as a fraction of the original's largest |value|
-    max_abs_error: float | None = None
-    min_cosine: float | None = None
-    min_top1_agreement: float | None = None
-    min_sqnr_db: float | None = None
 
 
 @dataclass(frozen=True)
