@@ -54,6 +54,29 @@ def test_a_wrong_artifact_breaks_the_tolerance():
     assert any("cosine" in p for p in problems) and any("top-1" in p for p in problems)
 
 
+def test_fp32_tolerates_reordered_float_math_but_not_a_spoiled_border():
+    """basic-pitch's fp32 TFLite: every element within 1.4e-3 of the output's scale, SQNR
+    65 dB: a good artifact. A padding mistake that spoils a corner of a large map puts few
+    elements 20% of the scale off: SQNR stays over 50 dB, the element limit catches it."""
+    from edgekit.quantize import PRECISIONS
+    fp32 = PRECISIONS["fp32"].tolerance
+    rng = np.random.default_rng(0)
+    ref = rng.random((4, 172, 264)).astype(np.float32)
+    reordered = ref + rng.normal(0, 2e-4, ref.shape).astype(np.float32)
+    reordered.flat[::9973] += 1.2e-3  # the tail of the error distribution
+    drift, = compare([ref], [reordered])
+    assert 1e-3 < drift.max_abs_error < 2e-3 and drift.sqnr_db > 60
+    assert violations([drift], fp32) == []
+    corner = ref.copy()
+    corner[:, 0, 0] += 0.2
+    drift, = compare([ref], [corner])
+    problems = violations([drift], fp32)
+    assert drift.sqnr_db > 50 and problems and all("max abs error" in p for p in problems)
+    noisy = ref + rng.normal(0, 3e-3, ref.shape).astype(np.float32)  # broad error: 45 dB
+    drift, = compare([ref], [noisy])
+    assert drift.sqnr_db < 50 and any("SQNR" in p for p in violations([drift], fp32))
+
+
 def test_shape_mismatch_is_reported_not_crashed():
     with pytest.raises(ValueError, match="shape"):
         compare([np.zeros((4, 10))], [np.zeros((4, 9))])
