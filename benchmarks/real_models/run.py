@@ -107,7 +107,8 @@ def last_line(log: str) -> str:
 def figures(out: Path) -> tuple[str, str]:
     """(deliverables, reason) from OUT/report.json: one `fmt precision route SQNR cos p50`
     segment per deliverable (the chosen candidate of that format's search), and for a
-    format without one, the first failing candidate's why."""
+    format without one, why the closest candidate failed: the first that ran and missed a
+    budget or tolerance, else the first that could not be made or run."""
     path = out / "report.json"
     if not path.is_file():
         return "", ""
@@ -132,7 +133,7 @@ def figures(out: Path) -> tuple[str, str]:
             continue
         failing = [c for c in entry.get("candidates", []) if c.get("status") in ("failed", "error") and c.get("why")]
         if failing:
-            c = failing[0]
+            c = next((c for c in failing if c.get("status") == "failed"), failing[0])
             reasons.append(f"{fmt}: {c.get('precision')} {c.get('why')}")
         else:
             artifact = next((a for a in report.get("artifacts") or [] if a.get("format") == fmt), None)
