@@ -407,3 +407,44 @@ def test_a_slice_over_the_channel_axis_and_another_converts_right(tmp_path):
     result = edgekit.convert(str(model), "android", tmp_path / "out", eval_data=tmp_path / "eval.npz",
                              precision="fp32", bench_runs=0)
     assert result.passed, [a["problems"] for a in result.report["artifacts"]]
+
+
+MASKED_SOURCE = '''
+import keras
+import numpy as np
+
+
+class Mask(keras.layers.Layer):
+    """An attention-mask-like constant: -inf where scores must vanish (transformer exports)."""
+    def build(self, shape):
+        mask = np.zeros((shape[-1],), np.float32)
+        mask[-2:] = -np.inf
+        self.mask = self.add_weight(shape=(shape[-1],), trainable=False,
+                                    initializer=keras.initializers.Constant(mask))
+
+    def call(self, x):
+        return x + self.mask
+
+
+def build():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16,))
+    scores = Mask()(keras.layers.Dense(8)(inputs))
+    return keras.Model(inputs, keras.layers.Softmax()(scores))
+'''
+
+
+def test_a_weight_holding_infinities_stays_float_in_a_quantized_tfjs_model(tmp_path):
+    """tensorflowjs quantized the -inf mask into `"min": -Infinity`: a model.json that no
+    browser parses. The weight stays float32, the others are quantized, and it runs."""
+    (tmp_path / "masked.py").write_text(MASKED_SOURCE)
+    result = edgekit.convert(f"{tmp_path / 'masked.py'}:build", "web", tmp_path / "out",
+                             precision="int8-dynamic", bench_runs=0)
+    assert result.passed
+    artifact, = result.report["artifacts"]
+    assert any(note.startswith("kept float32:") for note in artifact["notes"])
+    text = (result.out / result.report["deliverables"][0]["path"] / "model.json").read_text()
+    weights = [w for group in json.loads(text, parse_constant=pytest.fail)["weightsManifest"]
+               for w in group["weights"]]
+    assert [w for w in weights if w["dtype"] == "float32" and "quantization" not in w]
+    assert [w for w in weights if "quantization" in w]  # the dense layer's are quantized

@@ -6,6 +6,7 @@ Node runs `tfjs_runner.cjs` with the npm packages the set-up installs (@tensorfl
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -193,13 +194,21 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
         # strip_debug_ops: Assert, CheckNumerics, Print... have no TF.js kernels and do no
         # inference work; the converter drops them (listed in the report)
         remap = (tfjs_graph.TOOL, "no-remap") not in ctx.options
-        with tfjs_graph.patched(tfenv.tfjs_converter(), remap) as converter:
-            converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
-                                             quantization_dtype_map=hook(ctx) if hook else None)
+        quantization = hook(ctx) if hook else None
+        _convert(source, target, remap, quantization)
+        unquantizable = _nonfinite_weights(target) if quantization else []
+        if unquantizable:  # the model.json no browser can parse: again, those kept float32
+            others = _weight_names(unquantizable, target)
+            shutil.rmtree(target)
+            _convert(source, target, remap, {dtype: others for dtype in quantization})
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from error
     handle = open_handle(target, source)
+    if hook is not None and unquantizable:
+        handle = replace(handle, notes=handle.notes + (
+            f"kept float32: {', '.join(unquantizable)} (their values include infinities, which "
+            "quantized weights cannot hold: model.json would say -Infinity, not JSON)",))
     write_metadata(handle, ctx)
     stripped = _debug_ops(source)
     if stripped:
@@ -210,6 +219,38 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
             "weights are quantized for download only; TF.js de-quantizes them to float32 when "
             "the model loads",))
     return handle
+
+
+def _convert(source: ModelHandle, target: Path, remap: bool, quantization: dict | None) -> None:
+    import warnings
+    with tfjs_graph.patched(tfenv.tfjs_converter(), remap) as converter, warnings.catch_warnings():
+        # numpy's "invalid value" warnings while quantizing a weight with infinities: the
+        # result is checked (_nonfinite_weights) and such weights are kept float32
+        warnings.simplefilter("ignore", RuntimeWarning)
+        converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
+                                         quantization_dtype_map=quantization)
+
+
+def _weights(target: Path) -> list[dict]:
+    """model.json's weight entries, read leniently (Python's json takes -Infinity)."""
+    manifest = json.loads((target / "model.json").read_text())["weightsManifest"]
+    return [weight for group in manifest for weight in group["weights"]]
+
+
+def _nonfinite_weights(target: Path) -> list[str]:
+    """Weights whose quantization parameters are not finite: a constant holding -inf (an
+    attention mask in transformer exports) quantized by tensorflowjs."""
+    def finite(value) -> bool:
+        return not isinstance(value, float) or math.isfinite(value)
+    return [weight["name"] for weight in _weights(target)
+            if not all(finite(v) for v in (weight.get("quantization") or {}).values())]
+
+
+def _weight_names(excluded: list[str], target: Path) -> list[str]:
+    """The other weights, as tensorflowjs patterns (fnmatch: brackets in a name escaped)."""
+    import glob
+    return [glob.escape(weight["name"]) for weight in _weights(target)
+            if weight["name"] not in excluded]
 
 
 METADATA_FILE = "edgekit.json"
