@@ -57,3 +57,14 @@ def test_importing_edgekit_loads_no_framework_and_no_option_module():
             "('numpy', 'tensorflow', 'torch', 'edgekit.api')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_missing_optional_package_names_the_command_and_the_extra(monkeypatch):
+    from edgekit import inspection
+    from edgekit.errors import MissingDependencyError
+
+    def without_onnx(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'onnx'", name="onnx")
+    monkeypatch.setattr(inspection, "open_any", without_onnx)
+    with pytest.raises(MissingDependencyError, match=r"^inspect of ONNX needs the onnx package: "):
+        edgekit.inspect("model.onnx")

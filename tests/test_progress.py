@@ -8,8 +8,11 @@ import threading
 import time
 
 import pytest
+
 from edgekit import progress as progress_module
 from edgekit.progress import Progress, _Lines
+
+pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
 
 LINE = re.compile(r"^\[\d\d:\d\d\] (?P<message>.*) \.\.\. (?P<end>\d+\.\d s|\d+ min \d\d s|failed|interrupted)$")
 
@@ -108,8 +111,6 @@ def test_captured_output_gets_no_progress_but_still_warnings(monkeypatch):
 QUIET_RUN = """
 import sys, time
 from edgekit.progress import Progress
-
-pytestmark = pytest.mark.pure  # no framework, runtime or Node (conftest: FRAMEWORKS)
 with Progress(quiet={quiet}) as progress:
     progress("first step")
     print("result on stdout")

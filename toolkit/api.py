@@ -21,24 +21,27 @@ __all__ = ["convert", "validate", "bench", "inspect", "check",
            "SourceOptions", "CalibrationOptions", "Callbacks"]
 
 
-def _with_extra_hint(function):
-    """A missing optional package names the extra that brings it (edgekit.extras)."""
+def _with_extra_hint(command: str):
+    """A missing optional package names the extra that brings it, and the command that
+    needs it (edgekit.extras)."""
     import functools
 
-    @functools.wraps(function)
-    def call(*args, **kwargs):
-        from .extras import missing_dependency
-        try:
-            return function(*args, **kwargs)
-        except ModuleNotFoundError as error:
-            missing = missing_dependency(error, "convert")
-            if missing is None:
-                raise
-            raise missing from error
-    return call
+    def wrap(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            from .extras import missing_dependency
+            try:
+                return function(*args, **kwargs)
+            except ModuleNotFoundError as error:
+                missing = missing_dependency(error, command)
+                if missing is None:
+                    raise
+                raise missing from error
+        return call
+    return wrap
 
 
-@_with_extra_hint
+@_with_extra_hint("convert")
 def convert(model: str, target: str, out: Optional[PathLike] = None, *,
             eval_data: Optional[PathLike] = None, precision: Optional[str] = None,
             formats: Optional[Tuple[str, ...]] = None, max_drop: Optional[float] = None,
@@ -65,7 +68,7 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
                max_candidates=max_candidates, seed=seed, callbacks=callbacks, dry_run=dry_run)
 
 
-@_with_extra_hint
+@_with_extra_hint("validate")
 def validate(original: str, artifact: PathLike, *, eval_data: Optional[PathLike] = None,
              precision: Optional[str] = None, browser: bool = False, layers: bool = False,
              label_output: Optional[str] = None, source: SourceOptions = SourceOptions(),
@@ -82,7 +85,7 @@ def validate(original: str, artifact: PathLike, *, eval_data: Optional[PathLike]
                          progress=callbacks.progress)
 
 
-@_with_extra_hint
+@_with_extra_hint("bench")
 def bench(model: str, *, target: Optional[str] = None, threads: Optional[int] = None,
           runs: int = 100, warmup: int = 10, source: SourceOptions = SourceOptions(),
           callbacks: Callbacks = Callbacks()) -> dict:
@@ -110,7 +113,7 @@ def bench(model: str, *, target: Optional[str] = None, threads: Optional[int] = 
     return result
 
 
-@_with_extra_hint
+@_with_extra_hint("inspect")
 def inspect(model: str, *, source: SourceOptions = SourceOptions()) -> dict:
     """`model`'s format, inputs and outputs (shape, dtype, layout), operators and size, as
     a dict (what `edgekit inspect --json` prints); any model edgekit reads, artifacts too."""
