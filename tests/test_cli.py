@@ -117,7 +117,7 @@ def test_validate_judges_an_int8_artifact_as_int8_and_precision_overrides(run, t
     assert "judged as int8: read from its tensor types" in judged.output
     forced = run("validate", str(tiny_keras), int8, "--eval", searched["eval"], "--precision", "fp32")
     assert forced.exit_code == 2 and "judged as fp32: --precision" in forced.output
-    assert "max abs error" in forced.output  # fp32's tolerance is what fails it
+    assert "SQNR" in forced.output and "< 50.0 dB" in forced.output  # fp32's tolerance fails it
     typo = run("validate", str(tiny_keras), int8, "--precision", "int7")
     assert typo.exit_code == 1 and typo.output.startswith("Error: unknown --precision 'int7'")
 
