@@ -132,8 +132,7 @@ def depthwise_convolutions(graph_def):
         if not depth or depth == 1 or outputs % depth:
             continue  # an ordinary convolution of a one-channel input, or unknown
         node.op = DEPTHWISE[node.op]
-        for attribute in ("use_cudnn_on_gpu",):
-            node.attr.pop(attribute, None)
+        node.attr.pop("use_cudnn_on_gpu", None)  # Conv2D's only attribute the depthwise op lacks
         dims = weights.attr["value"].tensor.tensor_shape.dim
         dims[2].size, dims[3].size = depth, outputs // depth
     return graph_def
