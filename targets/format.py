@@ -12,6 +12,7 @@ imported, which must stay cheap (each module imports its framework inside its fu
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -33,6 +34,23 @@ class PruningHooks:
 
 
 @dataclass(frozen=True)
+class FileKind:
+    """A kind of model file a format's `recognize` hook names (edgekit/detect.py)."""
+    format: str  # the format name it opens as ("torchscript")
+    name: str  # in messages ("TorchScript")
+    extensions: tuple[str, ...] = ()  # extensions promising it; the first is the one to use
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """What detection read of a file, handed to every format's `recognize` hook, so that
+    the file is opened once and a zip archive's integrity is checked before any hook."""
+    path: Path
+    head: bytes  # the first 16 bytes
+    archive_names: frozenset[str] | None  # member names of a zip archive, or None
+
+
+@dataclass(frozen=True)
 class FormatModule:
     # --- every format ---
     runtime: str  # what runs its models, named in reports ("LiteRT interpreter")
@@ -46,6 +64,13 @@ class FormatModule:
     # a format edgekit converts from: (path, SourceOptions, format name) -> ModelHandle,
     # with the source's own checks (shapes from options, safety checks before loading)
     open_source: Callable | None = None
+    # --- how edgekit/detect.py tells its models apart, by content (an extension only has
+    # to agree): (FileContent) -> FileKind, or None when the content is not this format's;
+    # it may raise InputError saying what the file is instead (a torch state_dict). Checks
+    # cheap marks first: every format's hook is asked about every file.
+    recognize: Callable | None = None
+    file_kinds: tuple[FileKind, ...] = ()  # every kind `recognize` may name
+    folder_files: tuple[str, ...] = ()  # a file that makes its folder a model of this format
     # --- what produces this format ---
     converters: tuple[Converter, ...] = ()  # converters into it, from other formats
     quantizer: Converter | None = None  # fp32 model of this format in, quantized model out
@@ -104,6 +129,6 @@ class FormatModule:
 
 
 REQUIRED_HOOKS = ("make_runner", "op_counts")
-PAIRED = (("macs", "weight_bytes"), ("browser_runner", "browser_backends"),
+PAIRED = (("macs", "weight_bytes"), ("recognize", "file_kinds"), ("browser_runner", "browser_backends"),
           ("read_precision", "precision_evidence"))
 OPTIONAL = tuple(f.name for f in fields(FormatModule) if f.default is not MISSING)

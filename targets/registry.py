@@ -85,19 +85,19 @@ def formats_with(capability: str) -> list[str]:
     return [name for name in FORMATS if format_module(name).has(capability)]
 
 
-def _every_format() -> list[FormatModule]:
-    """Each format module's record once (torch serves two format names)."""
+def every_format() -> list[FormatModule]:
+    """Each format module's record once (torch serves two format names), in FORMATS order."""
     return [importlib.import_module(module).FORMAT for module in dict.fromkeys(FORMATS.values())]
 
 
 def converters() -> dict[tuple[str, str], Converter]:
     """Every converter, keyed by (source, dest); each output format's module declares its own."""
-    return {(c.source, c.dest): c for fmt in _every_format() for c in fmt.converters}
+    return {(c.source, c.dest): c for fmt in every_format() for c in fmt.converters}
 
 
 def quantizers() -> dict[str, Converter]:
     """Format -> its post-conversion quantizer (fp32 model in, quantized model out), if any."""
-    return {fmt.quantizer.dest: fmt.quantizer for fmt in _every_format() if fmt.quantizer is not None}
+    return {fmt.quantizer.dest: fmt.quantizer for fmt in every_format() if fmt.quantizer is not None}
 
 
 def route(source: str, dest: str) -> list[Converter]:

@@ -88,8 +88,8 @@ def test_content_decides_when_the_extension_promises_nothing(tmp_path):
 
 @pytest.mark.parametrize("name, content, message", [
     ("model.onnx", b"\x1c\x00\x00\x00TFL3" + bytes(64), "holds a model in TFLite format, not ONNX.*model.tflite"),
-    ("model.tflite", b"\x89HDF\r\n\x1a\n" + bytes(64), "holds a model in Keras format, not TFLite.*model.h5"),
-    ("model.pt", b"\x89HDF\r\n\x1a\n" + bytes(64), "Keras format, not PyTorch"),
+    ("model.tflite", b"\x89HDF\r\n\x1a\n" + bytes(64), "holds a model in Keras \\(HDF5\\) format, not TFLite.*model.h5"),
+    ("model.pt", b"\x89HDF\r\n\x1a\n" + bytes(64), "Keras \\(HDF5\\) format, not torch.export or TorchScript"),
 ])
 def test_an_extension_that_contradicts_the_content_is_refused(tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
@@ -128,7 +128,7 @@ def test_directories_and_factory_specs(tmp_path):
     (tmp_path / "net.py").write_text("")
     ref = detect(f"{tmp_path / 'net.py'}:build")
     assert (ref.format, ref.factory) == ("torch", "build")
-    with pytest.raises(InputError, match="neither a SavedModel"):
+    with pytest.raises(InputError, match="holds no model.*saved_model.pb"):
         detect(str(tmp_path))
     with pytest.raises(InputError, match="no such file"):
         detect(str(tmp_path / "missing.onnx"))

@@ -105,8 +105,6 @@ def _format_name_branches(tree: ast.AST) -> list[str]:
 
 # Format names that stay outside targets/, each for a reason:
 ALLOWED_NAME_BRANCHES = {
-    # recognising a file is what decides its format (it feeds the registry, reads no hook)
-    "detect.py": "fmt == 'keras'",
     # `edgekit demo` is the TF.js browser demo: it looks for the tfjs artifact in a report
     "demo.py": "row['format'] == 'tfjs'",
 }
@@ -133,3 +131,30 @@ def test_the_source_checks_catch_what_they_look_for():
     probe = ast.parse('getattr(format_module(f), "macs", None)\nhasattr(module, "open_source")')
     branch = ast.parse('if handle.format == "onnx": pass\nif fmt in ("torch", "keras"): pass')
     assert len(_format_probes(probe)) == 2 and len(_format_name_branches(branch)) == 2
+
+
+def test_a_new_format_is_recognised_from_its_own_record(tmp_path, monkeypatch):
+    """detect.py holds no format's marks: a format added to the registry with a recognize
+    hook is detected, its extension promise is kept, and its folder file names a folder."""
+    import types
+    from edgekit.detect import detect
+    from edgekit.errors import InputError
+    from edgekit.targets import registry
+    from edgekit.targets.format import FileKind
+    kind = FileKind("ort", "ORT", (".ort",))
+    record = FormatModule("onnxruntime", (), make_runner=len, op_counts=len, open_handle=len,
+                          recognize=lambda c: kind if c.head[4:8] == b"ORTM" else None,
+                          file_kinds=(kind,), folder_files=("model.ort.json",))
+    monkeypatch.setitem(sys.modules, "trial_ort", types.SimpleNamespace(FORMAT=record))
+    monkeypatch.setitem(registry.FORMATS, "ort", "trial_ort")
+    (tmp_path / "a.bin").write_bytes(b"\x10\x00\x00\x00ORTM" + bytes(32))
+    assert detect(str(tmp_path / "a.bin")).format == "ort"
+    (tmp_path / "b.ort").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(32))
+    with pytest.raises(InputError, match="TFLite format, not ORT.*b.tflite"):
+        detect(str(tmp_path / "b.ort"))
+    (tmp_path / "c.ort").write_text("hello")
+    with pytest.raises(InputError, match="expected .*\\.ort"):
+        detect(str(tmp_path / "c.ort"))
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "model.ort.json").write_text("{}")
+    assert detect(str(tmp_path / "web")).format == "ort"

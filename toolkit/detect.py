@@ -8,24 +8,17 @@ from pathlib import Path
 
 from .errors import InputError
 from .safe_files import check_folder
+from .targets.format import FileContent, FileKind
+from .targets.registry import FORMATS, every_format, format_module
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8
-
-# What a model file's extension promises. The content decides the format, but when a known
+# Each format module says how its files look (FormatModule.recognize, file_kinds and
+# folder_files): this module only reads a file once, checks archives, and asks them.
+#
+# What a model file's extension promises: the content decides the format, but when a known
 # extension promises another one the file is refused: an ONNX model named .tflite is almost
 # always the wrong file (a stale artifact picked up by a CI step, a copy-paste slip), and
 # converting it silently would ship a model nobody asked for. Other extensions (.bin, none)
 # are judged by content alone.
-EXTENSION_PROMISES = {  # extension -> (what it promises, formats that keep the promise)
-    ".keras": ("Keras", {"keras"}), ".h5": ("Keras", {"keras"}), ".hdf5": ("Keras", {"keras"}),
-    ".onnx": ("ONNX", {"onnx"}), ".tflite": ("TFLite", {"tflite"}),
-    ".pt": ("PyTorch", {"torchscript", "torch"}), ".pt2": ("PyTorch", {"torchscript", "torch"}),
-    ".pth": ("PyTorch", {"torchscript", "torch"}),
-}
-FOLDER_FILES = {"model.json": "tfjs", "saved_model.pb": "savedmodel"}  # a file naming its folder
-FORMAT_NAMES = {"keras": ("Keras", ".keras"), "onnx": ("ONNX", ".onnx"), "tflite": ("TFLite", ".tflite"),
-                "torchscript": ("TorchScript", ".pt"), "torch": ("torch.export", ".pt2")}
 
 
 @dataclass(frozen=True)
@@ -50,26 +43,56 @@ def detect(spec: str) -> ModelRef:
         return ModelRef(path, fmt)
     if not path.is_file():  # reading a pipe or a device would block or never end
         raise InputError(f"{path} is not a regular file or folder (a pipe, socket or device)")
-    if path.name in FOLDER_FILES:  # what TF.js and TensorFlow tools point at: take its folder
+    folder_format = _folder_files().get(path.name)
+    if folder_format:  # what TF.js and TensorFlow tools point at: take its folder
         check_folder(path.parent)
-        return ModelRef(path.parent, FOLDER_FILES[path.name])
-    return ModelRef(path, _checked_against_extension(path, _file_format(path)))
+        return ModelRef(path.parent, folder_format)
+    kind = _recognized(path)
+    _check_extension(path, kind)
+    return ModelRef(path, kind.format)
 
 
-def _checked_against_extension(path: Path, fmt: str) -> str:
-    promised, keeping = EXTENSION_PROMISES.get(path.suffix.lower(), (None, {fmt}))
-    if fmt in keeping:
-        return fmt
-    name, suffix = FORMAT_NAMES[fmt]
-    suffix = ".h5" if fmt == "keras" and _is_hdf5(path) else suffix
-    raise InputError(f"{path} holds a model in {name} format, not {promised} as its extension "
-                     f"says; check that this is the file you meant (if it is, rename it "
-                     f"to {path.with_suffix(suffix).name})")
+def _folder_files() -> dict[str, str]:
+    """A file name that makes its folder a model -> that format ("model.json": "tfjs")."""
+    return {file: name for name in FORMATS for file in format_module(name).folder_files}
 
 
-def _is_hdf5(path: Path) -> bool:
+def _recognized(path: Path) -> FileKind:
     with open(path, "rb") as handle:
-        return handle.read(len(HDF5_MAGIC)) == HDF5_MAGIC
+        head = handle.read(16)
+    if not head:
+        raise InputError(f"{path} is empty")
+    if path.suffix == ".py":
+        raise InputError(f"{path} is Python source; name the function that builds the model: "
+                         f"{path}:FACTORY (e.g. {path}:build)")
+    names = _archive_names(path) if head.startswith(b"PK") else None
+    content = FileContent(path, head, names)
+    for fmt in every_format():
+        kind = fmt.recognize(content) if fmt.recognize else None
+        if kind is not None:
+            return kind
+    kinds = _file_kinds()
+    if names is not None:
+        raise InputError(f"{path} is a zip archive but not a model edgekit reads "
+                         f"({', '.join(kind.name for kind in kinds)})")
+    extensions = ", ".join(dict.fromkeys(ext for kind in kinds for ext in kind.extensions))
+    folders = " or ".join(name for fmt in every_format() for name in fmt.folder_files[:1])
+    raise InputError(f"{path}: unrecognised or corrupt model file (expected {extensions}, "
+                     f"or a folder holding {folders})")
+
+
+def _file_kinds() -> list[FileKind]:
+    return [kind for fmt in every_format() for kind in fmt.file_kinds]
+
+
+def _check_extension(path: Path, kind: FileKind) -> None:
+    promising = [k for k in _file_kinds() if path.suffix.lower() in k.extensions]
+    if not promising or kind.format in {k.format for k in promising}:
+        return
+    promised = " or ".join(dict.fromkeys(k.name for k in promising))
+    raise InputError(f"{path} holds a model in {kind.name} format, not {promised} as its "
+                     f"extension says; check that this is the file you meant (if it is, rename "
+                     f"it to {path.with_suffix(kind.extensions[0]).name})")
 
 
 def _is_factory_spec(spec: str) -> bool:
@@ -78,35 +101,16 @@ def _is_factory_spec(spec: str) -> bool:
 
 
 def _directory_format(path: Path) -> str:
-    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
-        return "savedmodel"
-    if (path / "model.json").exists():
-        return "tfjs"
-    raise InputError(f"{path} is a directory but neither a SavedModel (saved_model.pb) "
-                     "nor a TF.js model (model.json)")
+    folders = _folder_files()
+    for name, fmt in folders.items():
+        if (path / name).exists():
+            return fmt
+    raise InputError(f"{path} is a directory but holds no model (looked for "
+                     f"{', '.join(folders)})")
 
 
-def _file_format(path: Path) -> str:
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if not head:
-        raise InputError(f"{path} is empty")
-    if head.startswith(HDF5_MAGIC):
-        return "keras"
-    if head[4:8] == TFLITE_IDENTIFIER:
-        return "tflite"
-    if head.startswith(b"PK"):
-        return _zip_format(path)
-    if path.suffix == ".py":
-        raise InputError(f"{path} is Python source; name the function that builds the model: "
-                         f"{path}:FACTORY (e.g. {path}:build)")
-    if _parses_as_onnx(path):
-        return "onnx"
-    raise InputError(f"{path}: unrecognised or corrupt model file (expected .keras, .h5, "
-                     ".onnx, .pt/.pt2, .tflite, a SavedModel or TF.js directory)")
-
-
-def _zip_format(path: Path) -> str:
+def _archive_names(path: Path) -> frozenset[str]:
+    """A zip archive's member names, once the archive is checked whole and consistent."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -114,18 +118,7 @@ def _zip_format(path: Path) -> str:
             _check_local_headers(path, archive.infolist())
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise InputError(f"{path} is a corrupt or truncated archive ({error})") from error
-    base = {name.split("/", 1)[-1] for name in names}
-    if "config.json" in names and "model.weights.h5" in names:
-        return "keras"
-    if any(name.endswith("serialized_exported_program.json") or name.endswith("/models/model.json")
-           for name in names) or "archive_format" in base:
-        return "torch"
-    if any("/code/" in name for name in names) and "data.pkl" in base:
-        return "torchscript"
-    if "data.pkl" in base:
-        raise InputError(f"{path} is a PyTorch state_dict (weights only); load it with the code "
-                         f"that builds the model: FILE.py:FACTORY --weights {path}")
-    raise InputError(f"{path} is a zip archive but not a Keras, TorchScript or torch.export model")
+    return frozenset(names)
 
 
 LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... crc, sizes, name and extra lengths
@@ -149,16 +142,3 @@ def _check_local_headers(path: Path, members) -> None:
                 raise zipfile.BadZipFile(f"member {member.filename}: its local header disagrees "
                                          "with the archive's directory")
 
-
-def _parses_as_onnx(path: Path) -> bool:
-    """ONNX has no magic number: parse the protobuf (safe, no code runs) and look for a graph.
-    A slim runtime install has onnxruntime but not onnx: there, trust the extension."""
-    try:
-        import onnx
-    except ImportError:
-        return path.suffix == ".onnx"
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:
-        return False
-    return len(model.graph.node) > 0 or len(model.graph.output) > 0

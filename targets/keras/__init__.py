@@ -19,7 +19,7 @@ from ...tensors import TensorSpec, default_layout
 from .. import tfenv
 from ..trust import UNSAFE_FLAG, granted
 from ..batching import batch_size, in_batches
-from ..format import FormatModule, PruningHooks
+from ..format import FileKind, FormatModule, PruningHooks
 
 def load(path: str):
     # Lambda layers' code runs only if opted in; a rewritten file is loaded again
@@ -211,9 +211,23 @@ def intermediates(handle: ModelHandle, inputs: list[np.ndarray]) -> list[tuple[s
     return [(layer.name, np.asarray(out)) for layer, out in zip(layers, outputs)]
 
 
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+KERAS_V3 = FileKind("keras", "Keras", (".keras",))
+KERAS_HDF5 = FileKind("keras", "Keras (HDF5)", (".h5", ".hdf5"))
+
+
+def recognize(content):
+    """A Keras v3 archive (config.json + model.weights.h5) or a legacy HDF5 file."""
+    if content.head.startswith(HDF5_MAGIC):
+        return KERAS_HDF5
+    names = content.archive_names or frozenset()
+    return KERAS_V3 if {"config.json", "model.weights.h5"} <= names else None
+
+
 FORMAT = FormatModule(
     runtime="keras", packages=("tensorflow", "keras"),
     open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
     open_source=open_source, intermediates=intermediates,
+    recognize=recognize, file_kinds=(KERAS_V3, KERAS_HDF5),
     pruning=PruningHooks(editable_copy, prunable_weights, parameter_count, fine_tune, save_pruned),
 )

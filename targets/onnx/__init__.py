@@ -14,7 +14,7 @@ from ...model import ModelHandle
 from ...tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, infer_layout,
                         to_model_axes)
 from ..batching import batch_size, in_batches
-from ..format import FormatModule
+from ..format import FileKind, FormatModule
 from ..quiet import silenced
 from ..registry import Converter
 from ..tools import run_tool
@@ -346,6 +346,27 @@ def read_precision(path: Path) -> str | None:
     return next((name for name, holds in rules if holds), None)
 
 
+ONNX_FILE = FileKind("onnx", "ONNX", (".onnx",))
+
+
+def recognize(content):
+    """ONNX has no magic number: every writer serialises ModelProto's fields in order, so a
+    model starts with ir_version's tag (0x08); then parse the protobuf (safe, no code runs)
+    and look for a graph. A slim runtime install has onnxruntime but not onnx: there, trust
+    the extension."""
+    if not content.head.startswith(b"\x08"):
+        return None
+    try:
+        import onnx
+    except ImportError:
+        return ONNX_FILE if content.path.suffix.lower() == ".onnx" else None
+    try:
+        model = onnx.load(str(content.path), load_external_data=False)
+    except Exception:
+        return None
+    return ONNX_FILE if len(model.graph.node) > 0 or len(model.graph.output) > 0 else None
+
+
 FORMAT = FormatModule(
     runtime="onnxruntime", packages=("onnxruntime",),
     open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
@@ -353,4 +374,5 @@ FORMAT = FormatModule(
     model_files=model_files, copy_model=copy_model, intermediates=intermediates,
     macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers, gpu_runner=gpu_runner,
     read_precision=read_precision, precision_evidence="read from its operators",
+    recognize=recognize, file_kinds=(ONNX_FILE,),
 )

@@ -120,4 +120,5 @@ FORMAT = FormatModule(
     runtime="tensorflow", packages=("tensorflow",),
     open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
     converters=CONVERTERS, open_source=open_source,
+    folder_files=("saved_model.pb", "saved_model.pbtxt"),
 )

@@ -323,7 +323,7 @@ def read_precision(path: Path) -> str | None:
 FORMAT = FormatModule(
     runtime="node.js (wasm)", packages=("tensorflowjs",),
     open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
-    converters=CONVERTERS, time_runs=time_runs,
+    converters=CONVERTERS, time_runs=time_runs, folder_files=("model.json",),
     runtime_check=check_runtime, versions=runtime_versions,
     read_precision=read_precision, precision_evidence="read from its weight quantization",
     browser_runner=tfjs_browser.make_runner, browser_backends=tfjs_browser.BACKENDS,

@@ -17,7 +17,7 @@ from ...model import ModelHandle
 from ...tensors import TensorSpec, guess_image_layout, infer_layout
 from ..onnx import onnx2tf as onnx2tf_tool
 from .. import tfenv
-from ..format import FormatModule
+from ..format import FileKind, FormatModule
 from ..quiet import silenced
 from ..registry import Converter
 
@@ -303,10 +303,19 @@ def read_precision(path: Path) -> str | None:
     return next((name for name, holds in rules if holds), None)
 
 
+TFLITE_FILE = FileKind("tflite", "TFLite", (".tflite",))
+
+
+def recognize(content):
+    """The flatbuffer file identifier "TFL3" at bytes 4..8."""
+    return TFLITE_FILE if content.head[4:8] == b"TFL3" else None
+
+
 FORMAT = FormatModule(
     runtime="LiteRT interpreter", packages=("ai-edge-litert",),
     open_handle=open_handle, make_runner=make_runner, op_counts=op_counts,
     converters=CONVERTERS, quantizer=QUANTIZER,
     intermediates=intermediates, macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers,
     read_precision=read_precision, precision_evidence="read from its tensor types",
+    recognize=recognize, file_kinds=(TFLITE_FILE,),
 )

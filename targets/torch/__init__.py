@@ -22,7 +22,7 @@ from ...tensors import TensorSpec, default_layout, guess_image_layout, transpose
 from . import pt2_safety
 from ..factory import build, framework_of
 from ..batching import batch_size, in_batches
-from ..format import FormatModule, PruningHooks
+from ..format import FileKind, FormatModule, PruningHooks
 from .archive import check_storages
 from ..trust import granted
 
@@ -309,10 +309,33 @@ def example_input(handle: ModelHandle) -> tuple:
 
 
 # one record for both "torch" (factory, .pt2) and "torchscript" (.pt) sources
+# both containers go by all three extensions in the wild
+TORCH_EXPORT = FileKind("torch", "torch.export", (".pt2", ".pt", ".pth"))
+TORCHSCRIPT = FileKind("torchscript", "TorchScript", (".pt", ".pt2", ".pth"))
+
+
+def recognize(content):
+    """torch.export (.pt2) and TorchScript zip archives, told apart by their members."""
+    names = content.archive_names
+    if names is None:
+        return None
+    base = {name.split("/", 1)[-1] for name in names}
+    if "archive_format" in base or any(name.endswith(("serialized_exported_program.json",
+                                                     "/models/model.json")) for name in names):
+        return TORCH_EXPORT
+    if "data.pkl" in base and any("/code/" in name for name in names):
+        return TORCHSCRIPT
+    if "data.pkl" in base:
+        raise InputError(f"{content.path} is a PyTorch state_dict (weights only); load it with "
+                         f"the code that builds the model: FILE.py:FACTORY --weights {content.path}")
+    return None
+
+
 FORMAT = FormatModule(
     runtime="torch", packages=("torch",),
     make_runner=make_runner, op_counts=op_counts,
     open_source=open_source, intermediates=intermediates, gpu_runner=gpu_runner,
+    recognize=recognize, file_kinds=(TORCH_EXPORT, TORCHSCRIPT),
     pruning=PruningHooks(editable_copy, prunable_weights, parameter_count, fine_tune, save_pruned,
                          example_input=example_input),
 )
