@@ -33,6 +33,22 @@ def test_layouts_are_matched_across_nchw_and_nhwc():
     assert match.match == "nhwc" and match.cosine == pytest.approx(1.0)
 
 
+def test_each_layer_gets_the_closest_of_many_same_size_tensors_and_zeros_agree_only_with_zeros():
+    rng = np.random.default_rng(1)
+    artifact = [(f"t{i}", rng.standard_normal((3, 6, 2, 2))) for i in range(20)]
+    artifact.append(("zeros", np.zeros((3, 6, 2, 2))))
+    wanted = artifact[13][1] + 0.01 * rng.standard_normal((3, 6, 2, 2))
+    original = [("near_t13", wanted), ("zeros", np.zeros((3, 24))), ("none", rng.random((3, 5)))]
+    near, zeros, none = match_layers(original, artifact)
+    reference = [np.mean([np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b)
+                          for a, b in zip(wanted.reshape(3, -1), other.reshape(3, -1))])
+                 for _, other in artifact[:20]]
+    assert near.match == "t13" and near.cosine == pytest.approx(max(reference), abs=1e-5)
+    assert near.max_abs_error == pytest.approx(np.abs(wanted - artifact[13][1]).max(), rel=1e-5)
+    assert (zeros.match, zeros.cosine) == ("zeros", 1.0)
+    assert (none.match, none.cosine) == (None, -1.0)
+
+
 @pytest.fixture(scope="module")
 def three_layer_keras(tmp_path_factory):
     import keras

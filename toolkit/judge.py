@@ -150,6 +150,9 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
 
 
 GROSS_COSINE = 0.9  # below this, an artifact's outputs are unrelated to the original's
+# naming the first divergent layer of a failed candidate is a hint, paid for every failure
+# of a search: a few samples show where outputs part ways
+DIAGNOSIS_SAMPLES = 4
 
 
 def gross_failure(verdict: Verdict, source: ModelHandle, data: Dataset) -> str | None:
@@ -168,7 +171,8 @@ def gross_failure(verdict: Verdict, source: ModelHandle, data: Dataset) -> str |
 def _first_divergent(verdict: Verdict, source: ModelHandle, data: Dataset) -> str:
     from .layers import layer_report
     try:
-        layers = layer_report(source, verdict.handle, data, verdict.handle.precision)
+        layers = layer_report(source, verdict.handle, data, verdict.handle.precision,
+                              samples=DIAGNOSIS_SAMPLES)
     except Exception:  # the formats cannot expose intermediates: say nothing more
         return ""
     divergent = layers["first_divergent"]
