@@ -51,6 +51,22 @@ class FileContent:
 
 
 @dataclass(frozen=True)
+class DeviceRuntime:
+    """A runtime a device class runs this format's models in besides the format's own
+    (TFLite Micro on microcontrollers). A profile naming it (TargetProfile.device_runtime)
+    has every candidate that passed in the format's runtime proven again in this one, and
+    its deliverable packaged for the device."""
+    name: str  # as profiles name it ("tflite-micro")
+    runtime: str  # in reports ("TFLite Micro interpreter")
+    packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
+    # (handle) -> a runner (list of arrays -> list of arrays) whose `facts` dict a run
+    # fills with what the device must provide (e.g. arena_bytes)
+    make_runner: Callable
+    # (handle, facts, out_dir) -> [paths]: what an app for the device builds in (C sources)
+    package: Callable
+
+
+@dataclass(frozen=True)
 class FormatModule:
     # --- every format ---
     runtime: str  # what runs its models, named in reports ("LiteRT interpreter")
@@ -108,6 +124,8 @@ class FormatModule:
     # a backend the browser lacks raises browser.BackendUnavailable
     browser_runner: Callable | None = None
     browser_backends: tuple[str, ...] = ()
+    # runtimes device classes run this format in besides `runtime` (see DeviceRuntime)
+    device_runtimes: tuple[DeviceRuntime, ...] = ()
     # --prune works in the source's framework: the hooks above (a prune method's own hook
     # per format lives in quantize/prune*.py)
     pruning: PruningHooks | None = None

@@ -3,8 +3,9 @@
 The CLI's --target choices, `edgekit profiles` and the parametrized tests all read
 PROFILES. A row's policy names entries of edgekit.quantize.PRECISIONS in the order the
 search tries them; `--precision X` narrows it to X, and a precision a format cannot take
-is refused at plan time with the list of those it can. Constraints: "full-int8" (integer-only kernels), "int8-io" (int8
-model inputs and outputs).
+is refused at plan time with the list of those it can. Constraints: "full-int8"
+(integer-only kernels), "int8-io" (int8 model inputs and outputs), "static-shapes" (batch
+1 and every dimension fixed: what TFLite Micro and the Edge TPU compiler take).
 """
 from ..profile import Budgets, TargetProfile
 from ..roofline import DeviceSpec
@@ -23,6 +24,8 @@ CORAL = DeviceSpec("Coral Edge TPU (USB accelerator)",
                    0.001, 2000, 0.4, "4 TOPS int8 = 2 TMAC/s; weights beyond 8 MB SRAM stream over USB")
 CORTEX_M7 = DeviceSpec("Cortex-M7 @ 480 MHz (STM32H7 class)",
                        0.48, 0.96, 1, "1 fp32 MAC/cycle; int8 SMLAD 2 MAC/cycle; on-chip SRAM/flash")
+CORTEX_M4 = DeviceSpec("Cortex-M4F @ 64 MHz (nRF52840 class)",
+                       0.064, 0.128, 0.25, "1 fp32 MAC/cycle (FPU); int8 SMLAD 2 MAC/cycle")
 SERVER = DeviceSpec("2-core x86 server slice with AVX-512 @ 2.5 GHz",
                     160, 640, 20, "2 cores x 2.5 GHz x 32 fp32 MAC/cycle; int8 VNNI x4; ~20 GB/s")
 
@@ -57,13 +60,21 @@ _ROWS = [
     TargetProfile(
         "edge-tpu", ("tflite",), ("int8",), threads=1,
         budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=8),
-        constraints=("full-int8", "int8-io"),
-        notes="Coral Edge TPU: fully int8 TFLite with int8 inputs and outputs", device=CORAL),
+        constraints=("full-int8", "int8-io", "static-shapes"),
+        notes="Coral Edge TPU: fully int8 TFLite with int8 inputs and outputs, batch 1", device=CORAL),
     TargetProfile(
+        # flash holds the model (max_size_mb), RAM the tensor arena TFLite Micro measures
         "microcontroller", ("tflite",), ("int8",), threads=1,
-        budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=1),
-        constraints=("full-int8", "int8-io"),
-        notes="Cortex-M class MCU, TFLite Micro: fully int8, small arena", device=CORTEX_M7),
+        budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=2, max_ram_kb=512),
+        constraints=("full-int8", "int8-io", "static-shapes"), device_runtime="tflite-micro",
+        notes="Cortex-M7 board (512 KB RAM, 2 MB flash), TFLite Micro: fully int8, batch 1",
+        device=CORTEX_M7),
+    TargetProfile(
+        "microcontroller-m4", ("tflite",), ("int8",), threads=1,
+        budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=1, max_ram_kb=256),
+        constraints=("full-int8", "int8-io", "static-shapes"), device_runtime="tflite-micro",
+        notes="Cortex-M4 board (256 KB RAM, 1 MB flash), TFLite Micro: fully int8, batch 1",
+        device=CORTEX_M4),
     TargetProfile(
         # onnxruntime: static int8 (QDQ) only matched fp32 on the sample CNN and dynamic int8
         # (ConvInteger) ran it 5.6x slower, but dynamic int8 speeds up transformer MatMuls;

@@ -29,3 +29,23 @@ def silenced(fds=(1, 2)):
             os.dup2(copy, fd)
             os.close(copy)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def captured(fd: int = 2):
+    """What native code writes to file descriptor `fd` inside the block, collected into the
+    list it yields (one string, after the block): for libraries that report only by
+    printing (TFLite Micro's arena figures)."""
+    import tempfile
+    collected: list[str] = []
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield collected
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            collected.append(sink.read().decode("utf-8", "replace"))

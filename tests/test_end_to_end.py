@@ -124,8 +124,8 @@ def test_full_int8_tflite_is_small_and_accurate(source, tmp_path):
 def test_integer_only_targets_get_int8_io(target, tmp_path):
     report = convert_ok(SOURCES["torch"], target, tmp_path / "out")
     artifact, = report["artifacts"]
-    assert artifact["inputs"][0].split(": ")[1].startswith("int8[")
-    assert artifact["outputs"][0].split(": ")[1].startswith("int8[")
+    assert artifact["inputs"][0].split(": ")[1].startswith("int8[1x")  # static batch of 1
+    assert artifact["outputs"][0].split(": ")[1].startswith("int8[1x")
     assert abs(artifact["accuracy_drop"]) <= 1.0
 
 

@@ -19,8 +19,10 @@ METADATA = "edgekit.json"
 METADATA_VERSION = 2
 
 
-def deploy(outcome, workshop, work: Path, context) -> dict | None:
-    """Copy the chosen candidate of `outcome` to deploy/<format>/; its report entry."""
+def deploy(outcome, workshop, work: Path, context, profile_name: str) -> dict | None:
+    """Copy the chosen candidate of `outcome` to deploy/<format>/; its report entry. A model
+    proven in a device's runtime also gets what an app for that device builds in, in
+    deploy/<profile name>/ (TFLite Micro: the C array and the op resolver)."""
     if outcome.chosen is None:
         return None
     product = workshop.product_of(outcome.chosen.candidate)
@@ -40,7 +42,12 @@ def deploy(outcome, workshop, work: Path, context) -> dict | None:
     sha256 = digest(model_path)
     metadata = describe(handle, product, context, workshop.source, sha256)
     (target / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-    return {"format": outcome.fmt, "path": str(model_path.relative_to(work)),
+    device = None
+    if product.device is not None:
+        runtime = workshop.devices[outcome.fmt]
+        files = runtime.package(handle, product.device, work / "deploy" / profile_name)
+        device = {**product.device, "files": [str(f.relative_to(work)) for f in files]}
+    return {"format": outcome.fmt, "path": str(model_path.relative_to(work)), "device": device,
             "precision": handle.precision, "route": list(outcome.chosen.candidate.tools),
             "variant": outcome.chosen.candidate.variant.name or None,
             "candidate": outcome.chosen.candidate.describe(),

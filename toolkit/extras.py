@@ -42,6 +42,7 @@ OPTIONAL = {
     "PIL": OptionalPackage("pillow", "convert", "image calibration data"),
     "matplotlib": OptionalPackage("matplotlib", "convert", "report charts"),
     "playwright": OptionalPackage("playwright", "browser", "the browser check"),
+    "tflite_micro": OptionalPackage("tflite-micro", "convert", "TFLite Micro"),
     "ai_edge_litert": OptionalPackage("ai-edge-litert", "runtime", "TFLite"),
     "onnxruntime": OptionalPackage("onnxruntime", "runtime", "ONNX"),
 }

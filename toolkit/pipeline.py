@@ -115,11 +115,14 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         classes = reference[data.label_output].shape[-1] if data.label_output is not None else None
         warnings += [w for w in [chance_warning(source_accuracy, data.labels, classes)] if w]
         timer = _timer(plan, data, bench_runs) if bench_runs else None
+        devices = {fmt: profile.device_runtime_for(fmt) for fmt in profile.formats
+                   if profile.device_runtime_for(fmt) is not None}
         workshop = Workshop(plan.source, data, reference, work, context, profile.budgets,
-                            source_accuracy, timer, progress, has_calibration=calibration is not None)
+                            source_accuracy, timer, progress, has_calibration=calibration is not None,
+                            devices=devices)
         outcomes = [_search(plan, fmt, workshop, max_candidates, progress) for fmt in profile.formats]
         shutil.rmtree(context.work_dir)
-        deliverables = [deploy(outcome, workshop, work, context) for outcome in outcomes]
+        deliverables = [deploy(outcome, workshop, work, context, profile.name) for outcome in outcomes]
         timings = _time_source_and_gpu(plan, data, workshop, outcomes, bench_runs, progress)
         for message in warnings:
             warn(message)

@@ -88,6 +88,12 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
         runtime_check = format_module(fmt).runtime_check
         if runtime_check is not None:
             runtime_check()
+        device = profile.device_runtime_for(fmt)
+        missing = [p for p in (device.packages if device else ()) if not _installed(p)]
+        if missing:
+            raise MissingDependencyError(f"{', '.join(missing)} ({device.runtime}, where "
+                                         f"{profile.name} models are proven)",
+                                         f"{install_for(missing)}  (or `make setup`)")
     return Plan(source, profile)
 
 

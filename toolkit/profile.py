@@ -9,6 +9,8 @@ class Budgets:
     max_accuracy_drop: float = 0.5  # points of accuracy (0-100 scale) against the original
     max_size_mb: float | None = None
     max_latency_ms: float | None = None  # judged by the benchmarking engine
+    # working memory (RAM) the device runtime may use: TFLite Micro's measured tensor arena
+    max_ram_kb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,21 @@ class TargetProfile:
     notes: str = ""
     device: object = None  # edgekit.roofline.DeviceSpec: the reference device for estimates
     forced: bool = False  # the policy is the user's --precision, not the profile's
+    # a runtime the device runs the format in besides the format's own, where every
+    # candidate is proven again (a targets.format.DeviceRuntime name: "tflite-micro")
+    device_runtime: str = ""
+
+    def device_runtime_for(self, fmt: str):
+        """The DeviceRuntime record this profile names for format `fmt`, or None."""
+        if not self.device_runtime:
+            return None
+        from .errors import UnsupportedError
+        from .targets.registry import format_module
+        found = [d for d in format_module(fmt).device_runtimes if d.name == self.device_runtime]
+        if not found:
+            raise UnsupportedError(f"target {self.name} runs its models in {self.device_runtime}, "
+                                   f"which does not run {fmt} models")
+        return found[0]
 
     def with_overrides(self, formats=None, precision=None, max_drop=None) -> "TargetProfile":
         """The same profile with the user's --formats / --precision / --max-drop applied

@@ -80,6 +80,25 @@ def _markdown_table(report: dict) -> list[str]:
         + ["| " + " | ".join(row) + " |" for row in rows[1:]] + ["", legend(rows, hidden=False)]
 
 
+def device_line(device: dict, budgets: dict) -> str:
+    """How a deliverable ran in the device's runtime: agreement, and RAM/flash against the
+    profile's budgets."""
+    drift = device["drift_per_output"]
+    agree = drift[0]["top1_agreement"] if drift and drift[0]["top1_agreement"] is not None else None
+    parts = [f"  proven in {device['runtime']}: " + ("passed" if device["passed"] else "FAILED")]
+    if agree is not None:
+        parts.append(f"top-1 agreement {agree:.2%}")
+    if drift:
+        parts.append(f"SQNR {drift[0]['sqnr_db']} dB")
+    if device.get("arena_bytes") is not None:
+        ram = budgets.get("max_ram_kb")
+        parts.append(f"tensor arena {device['arena_bytes'] / 1024:.1f} KB"
+                     + (f" of {ram:g} KB RAM" if ram else ""))
+    flash = budgets.get("max_size_mb")
+    parts.append(f"model {device['flash_bytes'] / 1024:.1f} KB" + (f" of {flash:g} MB flash" if flash else ""))
+    return "; ".join(parts)
+
+
 def summary(report: dict, out: Path, width: int | None = None, wide: bool = False) -> str:
     """The table printed after a run (compact within `width`, default: the terminal's
     and at most 100 columns; every column with `wide`), its legend, then each search in
@@ -104,6 +123,10 @@ def summary(report: dict, out: Path, width: int | None = None, wide: bool = Fals
                           " " * 11)
     for d in report["deliverables"]:
         text.append(f"deliver {d['format']}: {out / d['path']}")
+        if d.get("device"):
+            text += prose(device_line(d["device"], report["profile"]["budgets"]), "    ")
+            text += prose(f"  for the device: {', '.join(str(out / f) for f in d['device']['files'])}",
+                          "    ")
     for w in report["warnings"]:
         text += prose(f"WARNING: {w}", "  ")
     data = report["data"]

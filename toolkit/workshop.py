@@ -31,6 +31,9 @@ class Product:
     verdict: Verdict
     variant: Variant = Variant()
     timing: dict | None = None  # edgekit.timing result, once timed
+    # its proof in the device's runtime (DeviceRuntime, e.g. TFLite Micro), when the
+    # profile names one: runtime, outputs' drift, and what the device must provide
+    device: dict | None = None
 
 
 def _step_key(converter, precision: str, variant: Variant) -> tuple:
@@ -59,9 +62,12 @@ def median_noise(robust_cv: float, runs: int) -> float:
 
 class Workshop:
     def __init__(self, source, data, reference, work: Path, context, budgets, source_accuracy,
-                 timer=None, progress=lambda message: None, has_calibration: bool = False):
+                 timer=None, progress=lambda message: None, has_calibration: bool = False,
+                 devices: dict | None = None):
         """`timer(handle) -> bench dict or None` times a proven candidate (None: no timing).
-        `context` is the run's StepContext; each step gets its own copy of it."""
+        `context` is the run's StepContext; each step gets its own copy of it. `devices`:
+        format -> the DeviceRuntime its candidates are proven in again (TFLite Micro)."""
+        self.devices = devices or {}
         self.source, self.data, self.reference = source, data, reference
         self.work, self.context, self.budgets = work, context, budgets
         self.source_accuracy, self.timer, self.progress = source_accuracy, timer, progress
@@ -81,6 +87,9 @@ class Workshop:
         except ConversionError as error:
             return Trial(candidate, ERROR, str(error))
         verdict = product.verdict
+        device = self.devices.get(candidate.fmt)
+        if verdict.passed and device is not None and product.device is None:
+            product = self._prove_on_device(product, device)
         trial = Trial(candidate, PASSED if verdict.passed else FAILED, verdict=verdict,
                       size_bytes=verdict.handle.size_bytes())
         if not verdict.passed:
@@ -97,6 +106,30 @@ class Workshop:
                 trial.p50_ms = timing["latency_ms"]["p50"]
                 trial.p50_noise = median_noise(timing["latency_ms"]["robust_cv"], timing["runs"])
         return trial
+
+    def _prove_on_device(self, product: Product, device) -> Product:
+        """Run a candidate that passed in its format's runtime again in the device's own
+        (TFLite Micro), judged by the same tolerance and budgets, plus the device's RAM
+        budget; what fails there fails the candidate (its verdict gets the problems)."""
+        handle = product.verdict.handle
+        self.progress(f"      proving {handle.format} ({product.precision}) in {device.runtime}")
+        runner = device.make_runner(handle)
+        verdict = judge(handle, self.source, self.data, self.reference,
+                        PRECISIONS[product.precision].tolerance, self.budgets,
+                        self.source_accuracy, runner=runner)
+        facts = dict(runner.facts)
+        problems = [f"in {device.runtime}: {problem}" for problem in verdict.problems]
+        arena, limit = facts.get("arena_bytes"), self.budgets.max_ram_kb
+        if arena is not None and limit is not None and arena > limit * 1024:
+            problems.append(f"tensor arena {arena / 1024:.1f} KB > RAM budget {limit} KB")
+        product.verdict.problems.extend(problems)
+        record = {"name": device.name, "runtime": device.runtime, "passed": not problems,
+                  "problems": problems, "accuracy": verdict.accuracy,
+                  "drift_per_output": [d.as_dict() for d in verdict.drifts],
+                  "flash_bytes": handle.size_bytes(), **facts}
+        product = replace(product, device=record)
+        self.products[product.key] = product
+        return product
 
     # --- making models ---
 

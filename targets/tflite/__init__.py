@@ -17,7 +17,7 @@ from ...model import ModelHandle
 from ...tensors import TensorSpec, guess_image_layout, infer_layout
 from ..onnx import onnx2tf as onnx2tf_tool
 from .. import tfenv
-from ..format import FileKind, FormatModule
+from ..format import DeviceRuntime, FileKind, FormatModule
 from ..quiet import silenced
 from ..registry import Converter
 
@@ -141,7 +141,11 @@ def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def op_counts(handle: ModelHandle) -> dict[str, int]:
-    it = interpreter(handle.path)
+    """The model's own operators (without the XNNPACK delegate, which would replace most of
+    them with one DELEGATE node)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_path=str(handle.path),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     return dict(Counter(op["op_name"] for op in it._get_ops_details()))
 
 
@@ -151,7 +155,7 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     tf = tfenv.tensorflow_with_keras2()
     hook = PRECISIONS[ctx.precision].hooks.get("tflite")
     try:
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+        converter = _converter(tf, source, ctx)
         # Calibration prints the quantizer's settings from C++ to stdout and a deprecation
         # warning to stderr; the converter's errors are in the exception it raises.
         with silenced():
@@ -162,6 +166,27 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
                               first_line(error)) from error
     (out_dir / FILE_NAME).write_bytes(flatbuffer)
     return open_handle(out_dir / FILE_NAME, source)
+
+
+def _converter(tf, source: ModelHandle, ctx):
+    """TFLiteConverter for the SavedModel. With the "static-shapes" constraint (TFLite Micro,
+    the Edge TPU compiler), from its serving function traced at batch 1 with every dimension
+    fixed: the model then holds no SHAPE/STRIDED_SLICE/PACK ops computing a dynamic batch,
+    and its tensors have the shapes the device's arena is planned for."""
+    if "static-shapes" not in ctx.constraints:
+        return tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+    shapes = {spec.name: spec.shape for spec in source.inputs}
+    loaded = tf.saved_model.load(str(source.path))
+    serving = loaded.signatures["serving_default"]
+    fixed = {}
+    for name, spec in serving.structured_input_signature[1].items():
+        shape = [1, *(shapes.get(name) or tuple(spec.shape))[1:]]
+        if None in shape:
+            raise InputError(f"input '{name}' has a dynamic dimension ({spec.shape}); this "
+                             "target needs static shapes: give --input-shape or --eval data")
+        fixed[name] = tf.TensorSpec(shape, spec.dtype, name=name)
+    traced = tf.function(lambda **inputs: serving(**inputs)).get_concrete_function(**fixed)
+    return tf.lite.TFLiteConverter.from_concrete_functions([traced], loaded)
 
 
 def from_torch(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
@@ -303,6 +328,24 @@ def read_precision(path: Path) -> str | None:
     return next((name for name, holds in rules if holds), None)
 
 
+def _micro_runner(handle: ModelHandle):
+    from .micro import MicroRunner
+    return MicroRunner(Path(handle.path), len(handle.outputs), tuple(op_counts(handle)))
+
+
+def _micro_package(handle: ModelHandle, facts: dict, out_dir: Path) -> list[Path]:
+    from .micro import c_sources
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = c_sources(Path(handle.path).read_bytes(), op_counts(handle), facts.get("arena_bytes"),
+                        Path(handle.path).name)
+    for name, text in sources.items():
+        (out_dir / name).write_text(text)
+    return [out_dir / name for name in sources]
+
+
+TFLITE_MICRO = DeviceRuntime("tflite-micro", "TFLite Micro interpreter", ("tflite-micro",),
+                             _micro_runner, _micro_package)
+
 TFLITE_FILE = FileKind("tflite", "TFLite", (".tflite",))
 
 
@@ -317,5 +360,5 @@ FORMAT = FormatModule(
     converters=CONVERTERS, quantizer=QUANTIZER,
     intermediates=intermediates, macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers,
     read_precision=read_precision, precision_evidence="read from its tensor types",
-    recognize=recognize, file_kinds=(TFLITE_FILE,),
+    recognize=recognize, file_kinds=(TFLITE_FILE,), device_runtimes=(TFLITE_MICRO,),
 )
