@@ -60,10 +60,13 @@ class DeviceRuntime:
     runtime: str  # in reports ("TFLite Micro interpreter")
     packages: tuple[str, ...]  # distributions it needs (checked at plan time, versioned)
     # (handle) -> a runner (list of arrays -> list of arrays) whose `facts` dict a run
-    # fills with what the device must provide (e.g. arena_bytes)
-    make_runner: Callable
+    # fills with what the device must provide (e.g. arena_bytes); None for a device whose
+    # runtime cannot run here (the Edge TPU), which is only assessed
+    make_runner: Callable | None = None
+    # (handle) -> facts read from the model for the device (which operators it maps)
+    assess: Callable | None = None
     # (handle, facts, out_dir) -> [paths]: what an app for the device builds in (C sources)
-    package: Callable
+    package: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ _ROWS = [
     TargetProfile(
         "edge-tpu", ("tflite",), ("int8",), threads=1,
         budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=8),
-        constraints=("full-int8", "int8-io", "static-shapes"),
+        constraints=("full-int8", "int8-io", "static-shapes"), device_runtime="edgetpu",
         notes="Coral Edge TPU: fully int8 TFLite with int8 inputs and outputs, batch 1", device=CORAL),
     TargetProfile(
         # flash holds the model (max_size_mb), RAM the tensor arena TFLite Micro measures

@@ -127,6 +127,13 @@ def test_integer_only_targets_get_int8_io(target, tmp_path):
     assert artifact["inputs"][0].split(": ")[1].startswith("int8[1x")  # static batch of 1
     assert artifact["outputs"][0].split(": ")[1].startswith("int8[1x")
     assert abs(artifact["accuracy_drop"]) <= 1.0
+    device = report["deliverables"][0]["device"]
+    if target == "edge-tpu":  # read against the compiler's operator table
+        assert device["edge_tpu_operators"] + len(device["cpu_operators"]) == device["operators"] > 0
+        assert device["compile"].startswith("edgetpu_compiler -s deploy/tflite/model.tflite")
+    else:  # proven in TFLite Micro, with the C sources beside
+        assert device["drift_per_output"] and device["arena_bytes"] > 0
+        assert (tmp_path / "out" / "deploy" / "microcontroller" / "model_data.cc").is_file()
 
 
 @pytest.mark.parametrize("precision, most", [("fp16", 0.55), ("int8-dynamic", 0.35)])

@@ -45,7 +45,8 @@ def deploy(outcome, workshop, work: Path, context, profile_name: str) -> dict | 
     device = None
     if product.device is not None:
         runtime = workshop.devices[outcome.fmt]
-        files = runtime.package(handle, product.device, work / "deploy" / profile_name)
+        files = [] if runtime.package is None else \
+            runtime.package(handle, product.device, work / "deploy" / profile_name)
         device = {**product.device, "files": [str(f.relative_to(work)) for f in files]}
     return {"format": outcome.fmt, "path": str(model_path.relative_to(work)), "device": device,
             "precision": handle.precision, "route": list(outcome.chosen.candidate.tools),

@@ -85,7 +85,14 @@ def device_line(device: dict, budgets: dict) -> str:
     profile's budgets."""
     drift = device["drift_per_output"]
     agree = drift[0]["top1_agreement"] if drift and drift[0]["top1_agreement"] is not None else None
-    parts = [f"  proven in {device['runtime']}: " + ("passed" if device["passed"] else "FAILED")]
+    verb = "proven in" if drift else "checked against"
+    parts = [f"  {verb} {device['runtime']}: " + ("passed" if device["passed"] else "FAILED")]
+    if "edge_tpu_operators" in device:
+        cpu = device["cpu_operators"]
+        parts.append(f"{device['edge_tpu_operators']} of {device['operators']} operators map to "
+                     "the Edge TPU" + (f"; from #{cpu[0]['index']} {cpu[0]['op']} ({cpu[0]['why']}) "
+                                       "on, the CPU runs the rest" if cpu else ""))
+        parts.append(f"compile: {device['compile']}")
     if agree is not None:
         parts.append(f"top-1 agreement {agree:.2%}")
     if drift:
@@ -94,8 +101,8 @@ def device_line(device: dict, budgets: dict) -> str:
         ram = budgets.get("max_ram_kb")
         parts.append(f"tensor arena {device['arena_bytes'] / 1024:.1f} KB"
                      + (f" of {ram:g} KB RAM" if ram else ""))
-    flash = budgets.get("max_size_mb")
-    parts.append(f"model {device['flash_bytes'] / 1024:.1f} KB" + (f" of {flash:g} MB flash" if flash else ""))
+    size = budgets.get("max_size_mb")
+    parts.append(f"model {device['flash_bytes'] / 1024:.1f} KB" + (f" (size budget {size:g} MB)" if size else ""))
     return "; ".join(parts)
 
 
@@ -125,8 +132,9 @@ def summary(report: dict, out: Path, width: int | None = None, wide: bool = Fals
         text.append(f"deliver {d['format']}: {out / d['path']}")
         if d.get("device"):
             text += prose(device_line(d["device"], report["profile"]["budgets"]), "    ")
-            text += prose(f"  for the device: {', '.join(str(out / f) for f in d['device']['files'])}",
-                          "    ")
+            if d["device"]["files"]:
+                text += prose(f"  for the device: {', '.join(str(out / f) for f in d['device']['files'])}",
+                              "    ")
     for w in report["warnings"]:
         text += prose(f"WARNING: {w}", "  ")
     data = report["data"]

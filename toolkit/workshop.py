@@ -112,12 +112,16 @@ class Workshop:
         (TFLite Micro), judged by the same tolerance and budgets, plus the device's RAM
         budget; what fails there fails the candidate (its verdict gets the problems)."""
         handle = product.verdict.handle
-        self.progress(f"      proving {handle.format} ({product.precision}) in {device.runtime}")
-        runner = device.make_runner(handle)
-        verdict = judge(handle, self.source, self.data, self.reference,
-                        PRECISIONS[product.precision].tolerance, self.budgets,
-                        self.source_accuracy, runner=runner)
-        facts = dict(runner.facts)
+        verdict, facts = Verdict(handle), {}
+        if device.make_runner is not None:
+            self.progress(f"      proving {handle.format} ({product.precision}) in {device.runtime}")
+            runner = device.make_runner(handle)
+            verdict = judge(handle, self.source, self.data, self.reference,
+                            PRECISIONS[product.precision].tolerance, self.budgets,
+                            self.source_accuracy, runner=runner)
+            facts.update(runner.facts)
+        if device.assess is not None:
+            facts.update(device.assess(handle))
         problems = [f"in {device.runtime}: {problem}" for problem in verdict.problems]
         arena, limit = facts.get("arena_bytes"), self.budgets.max_ram_kb
         if arena is not None and limit is not None and arena > limit * 1024:

@@ -140,13 +140,24 @@ def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def op_counts(handle: ModelHandle) -> dict[str, int]:
-    """The model's own operators (without the XNNPACK delegate, which would replace most of
-    them with one DELEGATE node)."""
+def _undelegated(path: Path):
+    """An interpreter showing the model's own operators: the XNNPACK delegate would replace
+    most of them with one DELEGATE node."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    it = Interpreter(model_path=str(handle.path),
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    return dict(Counter(op["op_name"] for op in it._get_ops_details()))
+    return Interpreter(model_path=str(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
+def op_counts(handle: ModelHandle) -> dict[str, int]:
+    return dict(Counter(op["op_name"] for op in _undelegated(handle.path)._get_ops_details()))
+
+
+def operator_types(handle: ModelHandle) -> list[tuple[str, list[str]]]:
+    """Each operator in execution order, with the dtypes of the tensors it reads and writes."""
+    it = _undelegated(handle.path)
+    dtypes = {d["index"]: np.dtype(d["dtype"]).name for d in it.get_tensor_details()}
+    return [(op["op_name"], [dtypes[i] for i in (*op["inputs"], *op["outputs"]) if i >= 0])
+            for op in it._get_ops_details()]
 
 
 def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
@@ -343,8 +354,15 @@ def _micro_package(handle: ModelHandle, facts: dict, out_dir: Path) -> list[Path
     return [out_dir / name for name in sources]
 
 
+def _edgetpu_preflight(handle: ModelHandle) -> dict:
+    from .edgetpu import preflight
+    return preflight(operator_types(handle), f"deploy/tflite/{FILE_NAME}")
+
+
 TFLITE_MICRO = DeviceRuntime("tflite-micro", "TFLite Micro interpreter", ("tflite-micro",),
-                             _micro_runner, _micro_package)
+                             make_runner=_micro_runner, package=_micro_package)
+EDGE_TPU = DeviceRuntime("edgetpu", "the Edge TPU compiler's operator table", (),
+                         assess=_edgetpu_preflight)
 
 TFLITE_FILE = FileKind("tflite", "TFLite", (".tflite",))
 
@@ -360,5 +378,5 @@ FORMAT = FormatModule(
     converters=CONVERTERS, quantizer=QUANTIZER,
     intermediates=intermediates, macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers,
     read_precision=read_precision, precision_evidence="read from its tensor types",
-    recognize=recognize, file_kinds=(TFLITE_FILE,), device_runtimes=(TFLITE_MICRO,),
+    recognize=recognize, file_kinds=(TFLITE_FILE,), device_runtimes=(TFLITE_MICRO, EDGE_TPU),
 )

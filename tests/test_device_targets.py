@@ -1,6 +1,6 @@
-"""Microcontroller targets: a batch-1 full-int8 model proven in TFLite Micro's own
-interpreter, its arena measured against the profile's RAM, and the C sources an app
-builds in."""
+"""Device targets. Microcontrollers: a batch-1 full-int8 model proven in TFLite Micro's
+own interpreter, its arena measured against the profile's RAM, and the C sources an app
+builds in. Edge TPU: the model read against the compiler's operator table."""
 import re
 import shutil
 import subprocess
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit.targets.tflite.edgetpu import operator_table, preflight
 from edgekit.targets.tflite.micro import ALIGNMENT, c_sources, resolver_calls, resolver_methods
 
 
@@ -40,6 +41,29 @@ def test_resolver_calls_use_tflms_own_method_names_and_name_what_it_lacks():
     assert methods["PADV2"] == "AddPadV2" and methods["CUMSUM"] == "AddCumSum"
     assert resolver_calls(["FULLY_CONNECTED", "NOT_AN_OP"]) == [
         "AddFullyConnected()", "/* no TFLite Micro kernel: NOT_AN_OP */"]
+
+
+@pytest.mark.pure
+def test_the_first_operator_the_edge_tpu_cannot_map_sends_the_rest_to_the_cpu():
+    int8 = ["int8", "int8", "int32"]
+    model = [("CONV_2D", int8), ("SHAPE", ["int8", "int32"]), ("RESHAPE", int8), ("TRANSPOSE", int8)]
+    found = preflight(model, "deploy/tflite/model.tflite")
+    assert found["edge_tpu_operators"] == 1 and found["operators"] == 4
+    assert [(c["index"], c["op"]) for c in found["cpu_operators"]] == [(1, "SHAPE"), (2, "RESHAPE"), (3, "TRANSPOSE")]
+    assert "not in the Edge TPU's operator table" in found["cpu_operators"][0]["why"]
+    assert found["minimum_runtime"] == 14  # TRANSPOSE maps from runtime 14 on
+    assert found["compile"].startswith("edgetpu_compiler -s deploy/tflite/model.tflite")
+    floats = preflight([("ADD", ["float32", "float32", "float32"])], "m.tflite")
+    assert floats["cpu_operators"][0]["why"] == "computes in float32"
+    assert preflight([("CONV_2D", int8), ("SOFTMAX", ["int8", "int8"])], "m.tflite")["cpu_operators"] == []
+
+
+@pytest.mark.pure
+def test_the_edge_tpu_table_holds_the_documented_operators():
+    table = operator_table()
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "TRANSPOSE_CONV"} <= set(table)
+    assert not {"SHAPE", "GATHER", "DEQUANTIZE"} & set(table)
+    assert all(runtime == "all" or runtime.isdigit() for runtime, _ in table.values())
 
 
 # not in the pure tier: that hides /usr/bin (where Node lives), and the compiler with it
