@@ -95,6 +95,9 @@ class FormatModule:
     quantizer: Converter | None = None  # fp32 model of this format in, quantized model out
 
     # --- optional capabilities: None where the format has no such thing ---
+    # (handle) -> {operator: [node names]} its runtime has no kernel for, read from the
+    # graph before a session is made (edgekit.preflight)
+    runtime_lacks: Callable | None = None
     # (path) -> every file a one-file model is made of (ONNX external weights)
     model_files: Callable | None = None
     # (path, out_dir) -> copied path, for a model spanning several files

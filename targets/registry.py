@@ -51,11 +51,15 @@ class Converter:
     # destination format, used from the first candidate on instead of after a failure:
     # (source ModelHandle, destination format) -> tuple of edgekit.search.Variant
     foresees: Callable | None = None
+    # operators of the source the tool has no converter for, read before any conversion:
+    # (source ModelHandle) -> {operator: [node names]}; only a route's first converter is
+    # asked (edgekit.preflight)
+    lacks: Callable | None = None
 
 
 def copy_converter(fmt: str) -> Converter:
     """When the source already is the wanted format: the artifact is an unmodified copy."""
-    return Converter(fmt, fmt, "copy", _copy, ())
+    return Converter(fmt, fmt, "copy", _copy, (), lacks=format_module(fmt).runtime_lacks)
 
 
 def _copy(source, out_dir, ctx):

@@ -7,7 +7,7 @@ produced for it, is at least one route's software installed? Errors list the val
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import MissingDependencyError, UnsupportedError
 from .extras import install_for
@@ -19,6 +19,8 @@ from .profile import AUTO, TargetProfile
 class Plan:
     source: ModelHandle
     profile: TargetProfile
+    # format -> {route: why it cannot convert this source} (edgekit.preflight)
+    blocked: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         from .candidates import describe_order
@@ -34,6 +36,8 @@ class Plan:
             lines += [f"  {i}. {line}" for i, line in enumerate(
                 describe_order(self.source, fmt, profile.policy_for(fmt),
                                profile.constraints), start=1)]
+            lines += [f"  skipped before converting: {route}: {why}"
+                      for route, why in self.blocked.get(fmt, {}).items()]
         if self.needs_calibration:
             lines.append("calibration: needed for " + ", ".join(
                 p for p in profile.policy if _needs_calibration(p)))
@@ -84,6 +88,8 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
             raise MissingDependencyError(
                 f"{', '.join(missing)} (needed to make {fmt} for {profile.name})",
                 f"{install_for(missing)}  (or `make setup` in the edgekit checkout)")
+    from .preflight import blocked_routes
+    blocked = blocked_routes(source, profile)  # refuses a format no route can make
     for fmt in profile.formats:  # a runtime outside Python (TF.js's Node) is checked here
         runtime_check = format_module(fmt).runtime_check
         if runtime_check is not None:
@@ -94,7 +100,7 @@ def make_plan(source: ModelHandle, profile: TargetProfile) -> Plan:
             raise MissingDependencyError(f"{', '.join(missing)} ({device.runtime}, where "
                                          f"{profile.name} models are proven)",
                                          f"{install_for(missing)}  (or `make setup`)")
-    return Plan(source, profile)
+    return Plan(source, profile, blocked)
 
 
 def packages(chain) -> list[str]:

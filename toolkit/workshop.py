@@ -19,6 +19,7 @@ from .quantize import PRECISIONS
 from .tensors import adopt_batch_axes
 from .search import ERROR, FAILED, PASSED, SKIPPED, Candidate, Trial, Variant
 from .judge import Verdict, gross_failure, judge
+from .preflight import route_blocker
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Workshop:
         interrupts.check()
         if PRECISIONS[candidate.precision].needs_calibration and not self.has_calibration:
             return Trial(candidate, SKIPPED, "no calibration data (--calib or --eval)")
+        blocker = route_blocker(candidate.route, self.source)
+        if blocker:  # known from the source's operators: converting would only fail
+            return Trial(candidate, SKIPPED, blocker)
         try:
             product = self.produce(candidate)
         except ConversionError as error:

@@ -15,6 +15,7 @@ from ...tensors import (TensorSpec, batch_axes_from_names, guess_image_layout, i
                         to_model_axes)
 from ..batching import batch_size, in_batches
 from ..format import FileKind, FormatModule
+from . import operators
 from ..quiet import silenced
 from ..registry import Converter
 from ..tools import run_tool
@@ -374,5 +375,5 @@ FORMAT = FormatModule(
     model_files=model_files, copy_model=copy_model, intermediates=intermediates,
     macs=macs, weight_bytes=weight_bytes, rank_layers=rank_layers, gpu_runner=gpu_runner,
     read_precision=read_precision, precision_evidence="read from its operators",
-    recognize=recognize, file_kinds=(ONNX_FILE,),
+    recognize=recognize, file_kinds=(ONNX_FILE,), runtime_lacks=operators.lacking_in_onnxruntime,
 )

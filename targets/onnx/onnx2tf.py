@@ -143,19 +143,11 @@ def failing_node(log: str, model: Path) -> str | None:
 
 
 def _op_types(model: Path) -> dict[str, str]:
-    import onnx
+    from .operators import node_types
     try:
-        graph = onnx.load(str(model), load_external_data=False).graph
+        return node_types(model)
     except Exception:  # the log's node name alone still helps
         return {}
-    types, graphs = {}, [graph]
-    while graphs:
-        for node in graphs.pop().node:
-            types[node.name] = node.op_type
-            for attribute in node.attribute:  # If/Loop/Scan bodies
-                graphs += [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else \
-                    list(attribute.graphs)
-    return types
 
 
 def _options(ctx) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from ...errors import ConversionError, InputError, first_line
 from ...model import ModelHandle, identity
 from ...tensors import TensorSpec, default_layout
 from ..onnx import onnx2tf as onnx2tf_tool
+from ..onnx.operators import lacking_in_onnx2tf
 from . import safety as savedmodel_safety
 from .. import tfenv
 from ..batching import batch_size, in_batches
@@ -113,6 +114,7 @@ CONVERTERS = (
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
     Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
               variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen,
+              lacks=lacking_in_onnx2tf,
               nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
 )
 

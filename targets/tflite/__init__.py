@@ -16,6 +16,7 @@ from ...errors import ConversionError, InputError, MissingDependencyError, first
 from ...model import ModelHandle
 from ...tensors import TensorSpec, guess_image_layout, infer_layout
 from ..onnx import onnx2tf as onnx2tf_tool
+from ..onnx.operators import lacking_in_onnx2tf
 from .. import tfenv
 from ..format import DeviceRuntime, FileKind, FormatModule
 from ..quiet import silenced
@@ -253,7 +254,8 @@ CONVERTERS = (
               precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8"), keeps_float=True),
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
-              variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen),
+              variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen,
+              lacks=lacking_in_onnx2tf),
 )
 
 
