@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from .model import files_of
+from .shapes import fixed_shape
 from .report import digest
 
 METADATA = "edgekit.json"
@@ -49,6 +50,7 @@ def deploy(outcome, workshop, work: Path, context, profile_name: str) -> dict | 
             runtime.package(handle, product.device, work / "deploy" / profile_name)
         device = {**product.device, "files": [str(f.relative_to(work)) for f in files]}
     return {"format": outcome.fmt, "path": str(model_path.relative_to(work)), "device": device,
+            "shapes": product.shapes, "fixed_shape": fixed_shape(handle),
             "precision": handle.precision, "route": list(outcome.chosen.candidate.tools),
             "variant": outcome.chosen.candidate.variant.name or None,
             "candidate": outcome.chosen.candidate.describe(),
@@ -76,6 +78,9 @@ def describe(handle, product, context, source, sha256: str) -> dict:
         # which of the model's outputs is which of the source's (an app that reads outputs
         # by index is broken by a reorder), and how edgekit matched them
         "output_mapping": product.verdict.output_mapping,
+        # the shapes it was proven at besides the evaluation data's (edgekit.shapes), and
+        # whether it takes one shape only
+        "shapes": product.shapes, "fixed_shape": fixed_shape(handle),
         "preprocessing": {"range": list(context.input_range)},
         "labels": labels,
         # the first input and output, as the browser demo reads them

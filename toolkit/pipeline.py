@@ -80,6 +80,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     if dry_run:
         return plan.describe()
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs_that_run(source, seed)
+    dynamic_inputs = source.inputs  # as the model records them: the shape matrix's axes
     source = _static_from_data(source, data)
     plan = replace(plan, source=source)
     calibration = None
@@ -122,6 +123,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
                             devices=devices)
         outcomes = [_search(plan, fmt, workshop, max_candidates, progress) for fmt in profile.formats]
         shutil.rmtree(context.work_dir)
+        _prove_other_shapes(replace(plan.source, inputs=dynamic_inputs), data, workshop, outcomes, progress)
         deliverables = [deploy(outcome, workshop, work, context, profile.name) for outcome in outcomes]
         timings = _time_source_and_gpu(plan, data, workshop, outcomes, bench_runs, progress)
         for message in warnings:
@@ -174,6 +176,24 @@ def _closest_failure(outcome: Outcome):
     ran = [t for t in outcome.trials if t.verdict is not None
            and t.candidate.precision in outcome.policy]
     return ran[-1] if ran else None
+
+
+def _prove_other_shapes(source, data, workshop: Workshop, outcomes, progress) -> None:
+    """Each deliverable run again at the other shapes of the source's dynamic dimensions
+    (edgekit.shapes); the rows go with the product into edgekit.json and the report."""
+    from .shapes import prove_shapes, shapes_to_prove
+    shapes = shapes_to_prove(source, data)
+    if not shapes:
+        return
+    for outcome in outcomes:
+        product = workshop.product_of(outcome.chosen.candidate) if outcome.chosen else None
+        if product is None:
+            continue
+        progress(f"proving {outcome.fmt} at {len(shapes)} other shape(s): "
+                 + ", ".join(shape.label for shape in shapes))
+        rows = prove_shapes(product.verdict.handle, source, shapes,
+                            PRECISIONS[product.precision].tolerance)
+        workshop.products[product.key] = replace(product, shapes=rows)
 
 
 def _rank_layers(candidate, workshop: Workshop) -> list:

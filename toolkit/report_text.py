@@ -80,6 +80,12 @@ def _markdown_table(report: dict) -> list[str]:
         + ["| " + " | ".join(row) + " |" for row in rows[1:]] + ["", legend(rows, hidden=False)]
 
 
+def shape_outcome(row: dict) -> str:
+    """One shape of the dynamic-shape matrix: "batch 4 passed", "size ... unsupported (...)"."""
+    verdict = "unsupported" if not row["supported"] else "passed" if row["passed"] else "FAILED"
+    return f"{row['shape']} {verdict}" + (f" ({row['note']})" if row["note"] else "")
+
+
 def device_line(device: dict, budgets: dict) -> str:
     """How a deliverable ran in the device's runtime: agreement, and RAM/flash against the
     profile's budgets."""
@@ -130,6 +136,8 @@ def summary(report: dict, out: Path, width: int | None = None, wide: bool = Fals
                           " " * 11)
     for d in report["deliverables"]:
         text.append(f"deliver {d['format']}: {out / d['path']}")
+        if d.get("shapes"):
+            text += prose("  other shapes: " + "; ".join(shape_outcome(row) for row in d["shapes"]), "    ")
         if d.get("device"):
             text += prose(device_line(d["device"], report["profile"]["budgets"]), "    ")
             if d["device"]["files"]:

@@ -35,6 +35,8 @@ class Product:
     # its proof in the device's runtime (DeviceRuntime, e.g. TFLite Micro), when the
     # profile names one: runtime, outputs' drift, and what the device must provide
     device: dict | None = None
+    # the deliverable proven at other shapes of its dynamic dimensions (edgekit.shapes)
+    shapes: list | None = None
 
 
 def _step_key(converter, precision: str, variant: Variant) -> tuple:
