@@ -116,3 +116,23 @@ def test_an_arena_over_the_ram_budget_fails_the_target(tiny_keras, eval_data, tm
     assert not result.passed
     candidate = result.report["search"]["tflite"]["candidates"][-1]
     assert re.search(r"tensor arena [\d.]+ KB > RAM budget 0.5 KB", candidate["why"])
+
+
+@pytest.mark.slow
+def test_edge_tpu_names_the_operator_where_the_model_would_be_split(eval_data, tmp_path):
+    """LeakyReLU has an int8 TFLite kernel but no Edge TPU mapping: the compiler would cut
+    the graph there and leave the rest to the CPU."""
+    import keras
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 3), name="image"), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.LeakyReLU(0.1), keras.layers.Flatten(),
+                              keras.layers.Dense(5, activation="softmax")])
+    model.save(tmp_path / "leaky.keras")
+    result = edgekit.convert(str(tmp_path / "leaky.keras"), "edge-tpu", tmp_path / "out",
+                             eval_data=eval_data, bench_runs=0)
+    device = result.report["deliverables"][0]["device"]
+    assert device["cpu_operators"][0] == {"index": 1, "op": "LEAKY_RELU",
+                                          "why": "not in the Edge TPU's operator table"}
+    assert device["edge_tpu_operators"] == 1  # the convolution before it
+    assert all(c["why"] == "after the first operator the compiler cannot map"
+               for c in device["cpu_operators"][1:])
