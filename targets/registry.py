@@ -51,15 +51,18 @@ class Converter:
     # destination format, used from the first candidate on instead of after a failure:
     # (source ModelHandle, destination format) -> tuple of edgekit.search.Variant
     foresees: Callable | None = None
-    # operators of the source the tool has no converter for, read before any conversion:
-    # (source ModelHandle) -> {operator: [node names]}; only a route's first converter is
-    # asked (edgekit.preflight)
+    # operators of the source the route cannot take, read before any conversion: (source
+    # ModelHandle, the route's destination format) -> (whose table lacks them, {operator:
+    # [node names]}); only a route's first converter is asked, as it alone sees the source
+    # (edgekit.preflight)
     lacks: Callable | None = None
 
 
 def copy_converter(fmt: str) -> Converter:
     """When the source already is the wanted format: the artifact is an unmodified copy."""
-    return Converter(fmt, fmt, "copy", _copy, (), lacks=format_module(fmt).runtime_lacks)
+    module = format_module(fmt)
+    return Converter(fmt, fmt, "copy", _copy, (), lacks=None if module.runtime_lacks is None else
+                     lambda source, destination: (module.runtime, module.runtime_lacks(source)))
 
 
 def _copy(source, out_dir, ctx):

@@ -1,6 +1,7 @@
 """Operators a route cannot take are found before any conversion: the run stops at plan
 time (in --dry-run too) naming the operators and their nodes, instead of failing minutes
 into onnx2tf with a log line that names no node."""
+import re
 import subprocess
 import sys
 import time
@@ -69,3 +70,33 @@ def test_only_the_routes_that_lack_an_operator_are_skipped(fast_gelu):
     assert route_blocker([copy_converter("onnx")], source) == ""
     through_onnx2tf = routes("onnx", "tflite")[0]
     assert route_blocker(through_onnx2tf, source) == "onnx2tf cannot handle FastGelu (node 'the_node')"
+
+
+BUCKETS_FACTORY = '''
+import keras
+import tensorflow as tf
+
+
+class Buckets(keras.layers.Layer):
+    def call(self, x):
+        return tf.cast(tf.raw_ops.Bucketize(input=x, boundaries=[0.25, 0.5, 0.75]), tf.float32)
+
+
+def build():
+    inputs = keras.Input((8,), name="x")
+    joined = keras.layers.Concatenate()([inputs, Buckets()(inputs)])
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(joined))
+'''
+
+
+def test_dry_run_for_web_lists_the_tensorflow_ops_tfjs_lacks(tmp_path):
+    """TF.js has no Bucketize kernel: tensorflowjs would refuse the model after freezing
+    it; the plan finds it in the traced Keras model, before converting."""
+    (tmp_path / "buckets.py").write_text(BUCKETS_FACTORY)
+    spec = [f"{tmp_path / 'buckets.py'}:build", "--input-shape", "1,8"]
+    web = edgekit("convert", *spec, "--target", "web", "--dry-run")
+    assert web.returncode == 1, web.stdout + web.stderr
+    assert "no route can make tfjs" in web.stderr
+    assert re.search(r"TF\.js cannot handle Bucketize \(node '[^']*Bucketize'\)", web.stderr)
+    android = edgekit("convert", *spec, "--target", "android", "--dry-run")  # TFLite has it
+    assert android.returncode == 0, android.stderr

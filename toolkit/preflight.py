@@ -18,15 +18,26 @@ def route_blocker(route, source) -> str:
     first = route[0]
     if first.lacks is None or first.source != source.format:
         return ""
-    lacking = first.lacks(source)
+    who, lacking = _lacking(first, source, route[-1].dest)
     if not lacking:
         return ""
-    who = first.tool
-    if who == "copy":
-        from .targets.registry import format_module
-        who = format_module(source.format).runtime
     return f"{who} cannot handle " + "; ".join(
         f"{op} ({_nodes(names)})" for op, names in sorted(lacking.items()))
+
+
+_ANSWERS: dict[tuple, tuple] = {}  # a run asks once per candidate: trace or parse once
+
+
+def _lacking(converter, source, destination: str) -> tuple[str, dict]:
+    """converter.lacks(source, destination), kept per source file version and shapes (a
+    Keras model is traced to answer, a large ONNX graph parsed)."""
+    import os
+    stat = os.stat(source.path)
+    key = (converter.source, converter.dest, converter.tool, str(source.path), stat.st_mtime_ns,
+           stat.st_size, source.inputs, destination)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = converter.lacks(source, destination)
+    return _ANSWERS[key]
 
 
 def _nodes(names: list[str]) -> str:

@@ -44,15 +44,16 @@ def node_types(path: Path) -> dict[str, str]:
     return {name: op for (_, op), names in nodes_by_operator(path).items() for name in names}
 
 
-def lacking_in_onnx2tf(source) -> dict[str, list[str]]:
+def lacking_in_onnx2tf(source, destination: str = "") -> tuple[str, dict[str, list[str]]]:
     """Operators onnx2tf has no converter for: it converts an op type with its module
     onnx2tf/ops/<OpType>.py (whatever the domain), listed without importing onnx2tf."""
     spec = importlib.util.find_spec("onnx2tf")
     if spec is None or not spec.submodule_search_locations:
-        return {}  # not installed: the plan names the missing package instead
+        return "onnx2tf", {}  # not installed: the plan names the missing package instead
     ops = Path(next(iter(spec.submodule_search_locations))) / "ops"
     handled = {path.stem for path in ops.glob("*.py")}
-    return {op: names for (_, op), names in nodes_by_operator(source.path).items() if op not in handled}
+    return "onnx2tf", {op: names for (_, op), names in nodes_by_operator(source.path).items()
+                       if op not in handled}
 
 
 def lacking_in_onnxruntime(source) -> dict[str, list[str]]:

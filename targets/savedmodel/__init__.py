@@ -18,6 +18,7 @@ from ...model import ModelHandle, identity
 from ...tensors import TensorSpec, default_layout
 from ..onnx import onnx2tf as onnx2tf_tool
 from ..onnx.operators import lacking_in_onnx2tf
+from ..tfjs.operators import lacking_in_keras
 from . import safety as savedmodel_safety
 from .. import tfenv
 from ..batching import batch_size, in_batches
@@ -111,7 +112,8 @@ FINGERPRINT = "fingerprint.pb differs on every save; the graph and weights are i
 
 CONVERTERS = (
     Converter("keras", "savedmodel", "keras Model.export", from_keras, ("tensorflow", "keras"),
-              nondeterminism=FINGERPRINT, nondeterminism_propagates=False),
+              nondeterminism=FINGERPRINT, nondeterminism_propagates=False,
+              lacks=lacking_in_keras),
     Converter("onnx", "savedmodel", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
               variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen,
               lacks=lacking_in_onnx2tf,

@@ -82,6 +82,28 @@ def unsafe_ops(folder: Path) -> list[tuple[str, str, str]]:
     return sorted(dict.fromkeys(found), key=lambda item: ranks.get(item[2], len(ranks)))
 
 
+def serving_ops(folder: Path) -> dict[str, list[str]]:
+    """Op -> the nodes running it when the serving signature is called: the signature's
+    main-graph nodes and every library function they reach (the saver's are not)."""
+    found: dict[str, list[str]] = {}
+    for meta_graph in _parse(folder).meta_graphs:
+        graph = meta_graph.graph_def
+        nodes = {node.name: node for node in graph.node}
+        functions = {f.signature.name: f for f in graph.library.function}
+        signature = meta_graph.signature_def.get("serving_default")
+        if signature is None:
+            continue
+        roots = {_node_name(info.name) for info in signature.outputs.values()} & nodes.keys()
+        reached = _ancestors(roots, nodes)
+        called = _closure({f for name in reached for f in [nodes[name].op, *_called(nodes[name])]},
+                          functions)
+        for node in [*(nodes[name] for name in reached),
+                     *(node for name in called for node in functions[name].node_def)]:
+            if node.op not in functions:
+                found.setdefault(node.op, []).append(node.name)
+    return found
+
+
 def _parse(folder: Path):
     """The SavedModel proto TensorFlow would read: saved_model.pb, else saved_model.pbtxt."""
     tfenv.tensorflow()  # its protobuf modules import the whole package: quietly, first

@@ -26,6 +26,7 @@ from ...model import ModelHandle
 from ...tensors import TensorSpec, guess_image_layout, infer_layout
 from .. import tfenv
 from . import browser as tfjs_browser, graph as tfjs_graph
+from .operators import lacking_in_savedmodel
 from ..format import FormatModule
 from ..registry import Converter
 
@@ -288,6 +289,7 @@ def _debug_ops(source: ModelHandle) -> list[str]:
 
 CONVERTERS = (
     Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow"),
+              lacks=lacking_in_savedmodel,
               variants=tfjs_graph.variants,
               precisions=("fp32", "fp16", "int8-dynamic"),
               nondeterminism="model.json lists node attributes in varying order (protobuf map "
