@@ -48,9 +48,9 @@ web-demo: setup
 ## test: every test tier: pure (seconds, frameworks blocked), then framework and
 ## end-to-end on the sample models
 test: test-pure
-	@# one worker per core (pytest-xdist), each test file on one worker: a file's module
-	@# fixtures (a converted model several tests read) are built once
-	$(BIN)/python -m pytest -q --durations=25 -n auto --dist loadfile -m "not pure or framework or slow"
+	@# one worker per core (pytest-xdist); an idle worker takes tests queued for the other
+	@# (worksteal): the end-to-end file alone holds ~15 minutes of conversions
+	$(BIN)/python -m pytest -q --durations=25 -n auto --dist worksteal -m "not pure or framework or slow"
 
 ## test-pure: the tests that need no framework, runtime or Node, run with those blocked
 test-pure: setup

@@ -105,7 +105,7 @@ def test_garbage_and_misplaced_files(tmp_path, make):
 @pytest.mark.parametrize("kind, name, says", [
     ("onnx", "model.tflite", "in ONNX format, not TFLite"),
     ("keras", "model.onnx", "in Keras format, not ONNX"),
-    ("h5", "model.pt", "in Keras format, not PyTorch"),
+    ("h5", "model.pt", "in Keras (HDF5) format, not torch.export or TorchScript"),
     ("torchscript", "model.onnx", "in TorchScript format, not ONNX"),
     ("pt2", "model.keras", "in torch.export format, not Keras"),
     ("onnx", "model.h5", "in ONNX format, not Keras"),

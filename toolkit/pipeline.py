@@ -256,7 +256,7 @@ def _prune(plan: Plan, spec: PruneSpec, data, work: Path, seed: int, progress, l
         accuracy_change_points=None if before is None else round((after - before) * 100, 4),
         latency_runtime=f"{original.format} (source framework, batch of {len(batch[0])}, median)",
         latency_ms_before=round(latency_before, 4), latency_ms_after=round(latency_after, 4),
-        speedup=round(latency_before / latency_after, 3))
+        speedup=float(f"{latency_before / latency_after:.3g}"))  # 3 significant digits: a 0.0004 is not 0
     if summary["speedup"] < 1.1:
         summary["note"] = f"no speed-up measured (x{summary['speedup']}): " \
                           + methods()[spec.method].NO_SPEEDUP

@@ -30,13 +30,23 @@ _ANSWERS: dict[tuple, tuple] = {}  # a run asks once per candidate: trace or par
 
 def _lacking(converter, source, destination: str) -> tuple[str, dict]:
     """converter.lacks(source, destination), kept per source file version and shapes (a
-    Keras model is traced to answer, a large ONNX graph parsed)."""
-    import os
-    stat = os.stat(source.path)
-    key = (converter.source, converter.dest, converter.tool, str(source.path), stat.st_mtime_ns,
-           stat.st_size, source.inputs, destination)
+    Keras model is traced to answer, a large ONNX graph parsed). A source the check cannot
+    read or trace gets no answer: the route is tried and fails in its own words. A failure
+    of edgekit's own code stays a bug."""
+    from pathlib import Path
+
+    from .errors import EdgekitError, raised_in_edgekit
+    path = Path(source.path)
+    version = (path.stat().st_mtime_ns, path.stat().st_size) if path.exists() else None
+    key = (converter.source, converter.dest, converter.tool, str(path), version, source.inputs,
+           destination)
     if key not in _ANSWERS:
-        _ANSWERS[key] = converter.lacks(source, destination)
+        try:
+            _ANSWERS[key] = converter.lacks(source, destination)
+        except Exception as error:
+            if raised_in_edgekit(error) and not isinstance(error, EdgekitError):
+                raise
+            _ANSWERS[key] = ("", {})
     return _ANSWERS[key]
 
 
