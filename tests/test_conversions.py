@@ -165,3 +165,29 @@ def test_tfjs_keeps_residual_and_scalar_adds_unfused(tmp_path):
                              bench_runs=0)
     assert_all_close(result)
     assert not result.report.get("warnings")  # the outputs vary: the check means something
+
+
+def test_what_tensorflowjs_prints_goes_to_the_step_log_not_the_terminal(tmp_path, capfd):
+    """tensorflowjs print()s a line per int64 weight it narrows to int32; it belongs in
+    the step's log, not between edgekit's progress lines."""
+    import tensorflow as tf
+
+    class Offset(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.offset = tf.Variable([[3]], dtype=tf.int64)  # an int64 weight
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.int64, name="x")])
+        def __call__(self, x):
+            return {"y": tf.cast(x + self.offset, tf.float32) * 2.0}
+
+    module = Offset()
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures=module.__call__)
+    np.savez(tmp_path / "eval.npz", x=np.arange(8, dtype=np.int64).reshape(8, 1))
+    capfd.readouterr()
+    result = edgekit.convert(str(tmp_path / "sm"), "web", tmp_path / "out", eval_data=tmp_path / "eval.npz",
+                             precision="fp32", bench_runs=0)
+    assert result.passed
+    assert "auto converted" not in capfd.readouterr().out
+    logs = "".join(path.read_text() for path in (result.out / "logs").glob("*tfjs*.log"))
+    assert "auto converted to the type int32" in logs

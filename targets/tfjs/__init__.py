@@ -196,12 +196,13 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
         # inference work; the converter drops them (listed in the report)
         remap = (tfjs_graph.TOOL, "no-remap") not in ctx.options
         quantization = hook(ctx) if hook else None
-        _convert(source, target, remap, quantization)
+        log = ctx.log_file("tensorflowjs")
+        _convert(source, target, remap, quantization, log)
         unquantizable = _nonfinite_weights(target) if quantization else []
         if unquantizable:  # the model.json no browser can parse: again, those kept float32
             others = _weight_names(unquantizable, target)
             shutil.rmtree(target)
-            _convert(source, target, remap, {dtype: others for dtype in quantization})
+            _convert(source, target, remap, {dtype: others for dtype in quantization}, log)
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from error
@@ -222,14 +223,25 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
     return handle
 
 
-def _convert(source: ModelHandle, target: Path, remap: bool, quantization: dict | None) -> None:
+def _convert(source: ModelHandle, target: Path, remap: bool, quantization: dict | None,
+             log: Path) -> None:
+    import contextlib
+    import io
     import warnings
-    with tfjs_graph.patched(tfenv.tfjs_converter(), remap) as converter, warnings.catch_warnings():
-        # numpy's "invalid value" warnings while quantizing a weight with infinities: the
-        # result is checked (_nonfinite_weights) and such weights are kept float32
-        warnings.simplefilter("ignore", RuntimeWarning)
-        converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
-                                         quantization_dtype_map=quantization)
+    printed = io.StringIO()  # tensorflowjs print()s ("weight ... was auto converted to int32")
+    try:
+        with tfjs_graph.patched(tfenv.tfjs_converter(), remap) as converter, \
+                warnings.catch_warnings(), contextlib.redirect_stdout(printed):
+            # numpy's "invalid value" warnings while quantizing a weight with infinities: the
+            # result is checked (_nonfinite_weights) and such weights are kept float32
+            warnings.simplefilter("ignore", RuntimeWarning)
+            converter.convert_tf_saved_model(str(source.path), str(target), strip_debug_ops=True,
+                                             quantization_dtype_map=quantization)
+    finally:
+        if printed.getvalue():  # kept in the step's log, off the user's terminal
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a") as out:
+                out.write(f"tensorflowjs converting {source.path}:\n{printed.getvalue()}\n")
 
 
 def _weights(target: Path) -> list[dict]:
