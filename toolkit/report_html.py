@@ -9,7 +9,7 @@ import html
 import re
 
 from . import report_charts as charts
-from .report_text import gpu_text
+from .report_text import deliverable_details, gpu_text
 from .results_table import WIDE, cells, legend, models, verdict
 
 ROW_CLASS = {"DELIVER": "deliver", "FAIL": "fail", "(fail)": "fail", "reference": "source"}
@@ -48,12 +48,18 @@ def _deliverables(report: dict) -> str:
     items = "".join(
         f"<li><b>{_e(d['format'])}</b>: <code>{_e(d['path'])}</code> ({_e(d['candidate'])}), "
         f"{d['size_bytes'] / 1e3:.1f} KB, sha256 <code>{_e(d['sha256'][:16])}</code>..., metadata "
-        f"<code>{_e(d['metadata'])}</code></li>" for d in report.get("deliverables") or [])
+        f"<code>{_e(d['metadata'])}</code>" + _details(d, report) + "</li>"
+        for d in report.get("deliverables") or [])
     missing = [f for f in report["profile"]["formats"]
                if f not in {d["format"] for d in report.get("deliverables") or []}]
     items += "".join(f'<li class="problem">{_e(f)}: nothing delivered (no candidate passed)</li>'
                      for f in missing)
     return f"<ul>{items}</ul>"
+
+
+def _details(d: dict, report: dict) -> str:
+    lines = deliverable_details(d, report["profile"]["budgets"])
+    return f"<ul>{''.join(f'<li>{_e(line)}</li>' for line in lines)}</ul>" if lines else ""
 
 
 def _routes(report: dict) -> str:

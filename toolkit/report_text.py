@@ -21,6 +21,7 @@ def markdown(report: dict) -> str:
     for d in report.get("deliverables", []):
         lines += ["", f"Deliverable for {d['format']}: `{d['path']}` ({d['candidate']}), "
                   f"sha256 {d['sha256'][:16]}..., metadata `{d['metadata']}`"]
+        lines += [f"- {line}" for line in deliverable_details(d, report["profile"]["budgets"])]
     for fmt, search in (report.get("search") or {}).items():
         lines += ["", f"Search for {fmt} (policy {', '.join(search['policy'])}; "
                   f"{search['objective']}):"]
@@ -80,6 +81,22 @@ def _markdown_table(report: dict) -> list[str]:
         + ["| " + " | ".join(row) + " |" for row in rows[1:]] + ["", legend(rows, hidden=False)]
 
 
+def deliverable_details(d: dict, budgets: dict, out: Path | None = None) -> list[str]:
+    """What a deliverable's entry adds to its path: the other shapes it was proven at, its
+    proof in the device's runtime and the files for the device (one line each)."""
+    lines = []
+    if d.get("shapes"):
+        lines.append("other shapes: " + "; ".join(shape_outcome(row) for row in d["shapes"]))
+    elif d.get("fixed_shape"):
+        lines.append("takes one input shape only (every dimension static)")
+    if d.get("device"):
+        lines.append(device_line(d["device"], budgets))
+        files = [str(out / f) if out else f for f in d["device"].get("files") or []]
+        if files:
+            lines.append(f"for the device: {', '.join(files)}")
+    return lines
+
+
 def shape_outcome(row: dict) -> str:
     """One shape of the dynamic-shape matrix: "batch 4 passed", "size ... unsupported (...)"."""
     verdict = "unsupported" if not row["supported"] else "passed" if row["passed"] else "FAILED"
@@ -92,7 +109,7 @@ def device_line(device: dict, budgets: dict) -> str:
     drift = device["drift_per_output"]
     agree = drift[0]["top1_agreement"] if drift and drift[0]["top1_agreement"] is not None else None
     verb = "proven in" if drift else "checked against"
-    parts = [f"  {verb} {device['runtime']}: " + ("passed" if device["passed"] else "FAILED")]
+    parts = [f"{verb} {device['runtime']}: " + ("passed" if device["passed"] else "FAILED")]
     if "edge_tpu_operators" in device:
         cpu = device["cpu_operators"]
         parts.append(f"{device['edge_tpu_operators']} of {device['operators']} operators map to "
@@ -136,13 +153,8 @@ def summary(report: dict, out: Path, width: int | None = None, wide: bool = Fals
                           " " * 11)
     for d in report["deliverables"]:
         text.append(f"deliver {d['format']}: {out / d['path']}")
-        if d.get("shapes"):
-            text += prose("  other shapes: " + "; ".join(shape_outcome(row) for row in d["shapes"]), "    ")
-        if d.get("device"):
-            text += prose(device_line(d["device"], report["profile"]["budgets"]), "    ")
-            if d["device"]["files"]:
-                text += prose(f"  for the device: {', '.join(str(out / f) for f in d['device']['files'])}",
-                              "    ")
+        for line in deliverable_details(d, report["profile"]["budgets"], out):
+            text += prose(f"  {line}", "    ")
     for w in report["warnings"]:
         text += prose(f"WARNING: {w}", "  ")
     data = report["data"]
