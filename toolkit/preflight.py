@@ -26,6 +26,7 @@ def route_blocker(route, source) -> str:
 
 
 _ANSWERS: dict[tuple, tuple] = {}  # a run asks once per candidate: trace or parse once
+MAX_ANSWERS = 64  # a long-lived process (a notebook, a service) keeps only the recent ones
 
 
 def _lacking(converter, source, destination: str) -> tuple[str, dict]:
@@ -41,6 +42,8 @@ def _lacking(converter, source, destination: str) -> tuple[str, dict]:
     key = (converter.source, converter.dest, converter.tool, str(path), version, source.inputs,
            destination)
     if key not in _ANSWERS:
+        if len(_ANSWERS) >= MAX_ANSWERS:
+            _ANSWERS.clear()
         try:
             _ANSWERS[key] = converter.lacks(source, destination)
         except Exception as error:
