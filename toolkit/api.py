@@ -126,9 +126,15 @@ def check(report: PathLike, baseline: Optional[PathLike] = None, *, tolerances=N
     """Gate CI on a report.json: each artifact's figures re-checked against the budgets
     (the report's profile, or stricter edgekit.gate.Limits) and, with a baseline report,
     against regressions beyond edgekit.gate.Tolerances. Returns (verdict, findings):
-    verdict "pass" | "fail" | "inconclusive" (edgekit.gate.EXIT_CODES maps it to an exit code)."""
+    verdict "pass" | "fail" | "inconclusive" (edgekit.gate.EXIT_CODES maps it to an exit code).
+    A batch's matrix.json (and matrix baseline) is gated per job (edgekit.batch.matrix)."""
+    from .batch import matrix
     from .gate import Limits, Tolerances, load_report, outcome
     from .gate import check as run_check
+    if matrix.is_matrix(Path(report)):
+        findings = matrix.gate(Path(report), Path(baseline) if baseline else None,
+                               tolerances or Tolerances(), limits or Limits())
+        return outcome(findings), findings
     earlier = load_report(Path(baseline)) if baseline else None
     findings = run_check(load_report(Path(report)), earlier, tolerances or Tolerances(),
                          limits or Limits())

@@ -108,10 +108,30 @@ def cli():
     """Convert trained models for edge devices and prove every artifact in its own runtime."""
 
 
-@cli.command()
+class FromRecipe(click.Command):
+    """`convert NAME --recipe FILE`: NAME is a model entry of the recipe (edgekit.batch.recipe),
+    whose options for --target fill every option the command line does not give."""
+
+    def invoke(self, ctx):
+        if ctx.params.get("recipe"):
+            from click.core import ParameterSource
+
+            from .batch.recipe import load
+            recipe = load(ctx.params["recipe"])
+            entry = recipe.entry(ctx.params["model"])
+            for name, value in recipe.options_for(entry, ctx.params["target"]).items():
+                if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+                    ctx.params[name] = value
+            ctx.params["model"] = entry.model
+        return super().invoke(ctx)
+
+
+@cli.command(cls=FromRecipe)
 @click.argument("model")
 @click.option("--target", "-t", required=True, metavar="PROFILE",
               help=f"Target profile: {', '.join(_profile_names())}.")
+@click.option("--recipe", type=click.Path(), help="A recipe file (edgekit.toml): MODEL names one "
+              "of its models, whose options for the target apply unless given here.")
 @click.option("--out", "-o", type=click.Path(), help="Output folder [edgekit-out/MODEL-TARGET].")
 @click.option("--eval", "eval_data", type=click.Path(),
               help="Evaluation data: .npz with x (or one array per input) and optional y labels, or .npy.")
@@ -159,7 +179,7 @@ def cli():
 @click.option("--wide", is_flag=True, help="Print the results table with every column and full "
               "paths (default: at most 100 columns, or $COLUMNS).")
 @QUIET
-def convert(model, target, out, eval_data, formats, precision, max_drop, input_shapes, weights,
+def convert(model, target, recipe, out, eval_data, formats, precision, max_drop, input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
             train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
             max_candidates, quick, dry_run, wide, quiet):
@@ -171,6 +191,7 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
     a torch.export .pt2, or FILE.py:FACTORY (with --weights) for PyTorch.
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
+    del recipe  # already applied to the options (FromRecipe)
     with _progress(quiet) as progress:
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
@@ -194,6 +215,38 @@ def convert(model, target, out, eval_data, formats, precision, max_drop, input_s
         return 0
     from .report_text import summary
     click.echo(summary(result.report, result.out, wide=wide))
+    return 0 if result.passed else EXIT_BUDGET_FAILED
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path())
+@click.option("--out", "-o", default="edgekit-batch", show_default=True, type=click.Path(),
+              help="Folder for the jobs' output folders (OUT/MODEL/TARGET) and the matrix.")
+@click.option("--jobs", "-j", "workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Jobs at once: more than 1 runs them on an embedded Dask cluster on "
+                   "127.0.0.1 (pip install 'edgekit-toolkit[batch]'), each on its own CPUs.")
+@click.option("--address", envvar="DASK_SCHEDULER_ADDRESS", metavar="tcp://HOST:PORT",
+              help="Run the jobs on this Dask scheduler instead [$DASK_SCHEDULER_ADDRESS].")
+@click.option("--force", is_flag=True, help="Run every job, also those whose inputs and "
+              "options are unchanged since their last run.")
+@QUIET
+def batch(recipe, out, workers, address, force, quiet):
+    """Run every model x target job of RECIPE (an edgekit.toml), each as `edgekit convert`
+    in its own process, and write OUT/matrix.json, matrix.md and matrix.html.
+
+    Jobs whose inputs (file hashes and options) are unchanged since they last ended with
+    a report are kept. Gate the matrix with `edgekit check OUT/matrix.json`.
+    Exit codes: 0 every job passed, 2 a job failed or did not finish, 1 user error.
+    """
+    from pathlib import Path
+
+    from .batch import run_batch
+    from .batch.matrix import markdown
+    with _progress(quiet) as progress:
+        result = run_batch(recipe, out, workers=workers, address=address, force=force,
+                           progress=progress, warn=progress.warn)
+    click.echo(markdown(result.matrix).rstrip())
+    click.echo(f"\nmatrix: {Path(out) / 'matrix.json'} ({result.ran} run, {result.reused} kept)")
     return 0 if result.passed else EXIT_BUDGET_FAILED
 
 
@@ -365,7 +418,11 @@ def check(report, baseline, max_accuracy_regression, max_size_growth, max_latenc
     """Gate CI on REPORT: each artifact's figures are re-checked against the budgets (the
     report's profile, or stricter ones given here); exit 0 pass, 2 a budget or regression
     failed or the figures contradict the report's flags, 3 inconclusive (noisy latency),
-    1 user error."""
+    1 user error.
+
+    REPORT may be a batch's matrix.json: each job is gated on its own report (a job that
+    ended without one fails), one check and one JUnit test case per job; --baseline is
+    then an earlier matrix.json."""
     from pathlib import Path
 
     from .api import check as run_check

@@ -42,6 +42,7 @@ OPTIONAL = {
     "PIL": OptionalPackage("pillow", "convert", "image calibration data"),
     "matplotlib": OptionalPackage("matplotlib", "convert", "report charts"),
     "playwright": OptionalPackage("playwright", "browser", "the browser check"),
+    "distributed": OptionalPackage("distributed", "batch", "a batch of more than one job at a time"),
     "tflite_micro": OptionalPackage("tflite-micro", "convert", "TFLite Micro"),
     "ai_edge_litert": OptionalPackage("ai-edge-litert", "runtime", "TFLite"),
     "onnxruntime": OptionalPackage("onnxruntime", "runtime", "ONNX"),

@@ -29,7 +29,7 @@ def _e(value) -> str:
     return html.escape("-" if value is None else str(value))
 
 
-def _table(header: list[str], rows: list[tuple[str, list[str]]], table_id: str) -> str:
+def html_table(header: list[str], rows: list[tuple[str, list[str]]], table_id: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(f'<tr class="{cls}">' + "".join(
         f'<td class="num">{html.escape(c)}</td>' if NUMBER.match(c) else f"<td>{html.escape(c)}</td>"
@@ -40,7 +40,7 @@ def _table(header: list[str], rows: list[tuple[str, list[str]]], table_id: str) 
 def _results(report: dict) -> str:
     header, *rows = cells(report, WIDE)
     classes = [ROW_CLASS.get(verdict(m, report), "") for m in models(report)]
-    return (_table(header, list(zip(classes, rows)), "results-table")
+    return (html_table(header, list(zip(classes, rows)), "results-table")
             + f'<p class="legend">{html.escape(legend([header, *rows], hidden=False))}</p>')
 
 
@@ -84,7 +84,7 @@ def _search(report: dict) -> str:
         parts.append(f"<h3>{_e(fmt)}</h3><p>policy {_e(', '.join(search['policy']))}; "
                      f"{_e(search['objective'])}; budget {_e(search['budget_points'])} points"
                      + (f"; {_e(search['stopped'])}" if search["stopped"] else "") + "</p>"
-                     + _table(["#", "candidate", "status", "size KB", "drop pt", "p50 ms", "why"],
+                     + html_table(["#", "candidate", "status", "size KB", "drop pt", "p50 ms", "why"],
                               rows, f"search-{fmt}"))
         if search["float_ranking"]:
             parts.append("<p>int8 damage ranking: " + ", ".join(
@@ -101,7 +101,7 @@ def _fields(title_id: str, record: dict | None) -> str:
     if not record:
         return ""
     rows = [("", [key.replace("_", " "), _flat(value)]) for key, value in record.items()]
-    return _table(["field", "value"], rows, title_id)
+    return html_table(["field", "value"], rows, title_id)
 
 
 def _flat(value) -> str:
@@ -172,7 +172,7 @@ def render(report: dict) -> str:
         _section("calibration", "Calibration", _fields("calibration-table", calibration)),
         _section("warnings", "Warnings", "<ul>" + "".join(
             f'<li class="problem">{_e(w)}</li>' for w in warnings) + "</ul>" if warnings else ""),
-        _section("versions", "Versions", _table(["package", "version"], [
+        _section("versions", "Versions", html_table(["package", "version"], [
             ("", [k, str(v)]) for k, v in (report.get("versions") or {}).items()], "versions-table")),
     ])
     return f"""<!doctype html>
