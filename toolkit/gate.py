@@ -89,23 +89,30 @@ def _strictest(*limits, lower_is_stricter: bool = True):
 
 def _budgets(name: str, artifact: dict, budgets: dict, limits: Limits) -> Finding:
     """The artifact judged from its figures; its own flag only adds its recorded problems."""
-    broken = []
-    drop_limit = _strictest(budgets.get("max_accuracy_drop"), limits.max_accuracy_drop)
-    drop = artifact.get("accuracy_drop")
-    if drop_limit is not None and drop is not None and breaks(drop, drop_limit):
-        broken.append(f"accuracy drop {drop} points > budget {drop_limit}")
+    broken, contradicted = [], False  # contradicted: a budget of the report's own is broken
+
+    def judge(value, own, given, message, lower_is_stricter=True):
+        nonlocal contradicted
+        limit = _strictest(own, given, lower_is_stricter=lower_is_stricter)
+        if value is not None and limit is not None and (
+                breaks(value, limit) if lower_is_stricter else value < limit):
+            broken.append(message(value, limit))
+            contradicted |= own is not None and (breaks(value, own) if lower_is_stricter else value < own)
+
+    judge(artifact.get("accuracy_drop"), budgets.get("max_accuracy_drop"), limits.max_accuracy_drop,
+          lambda v, limit: f"accuracy drop {v} points > budget {limit}")
     sqnr = (artifact.get("drift") or {}).get("sqnr_db")
-    if limits.min_sqnr_db is not None and isinstance(sqnr, (int, float)) and sqnr < limits.min_sqnr_db:
-        broken.append(f"SQNR {sqnr} dB < {limits.min_sqnr_db} dB")
-    size_limit = _strictest(budgets.get("max_size_mb"), limits.max_size_mb)
-    if size_limit is not None and artifact["size_bytes"] > size_limit * 1e6:
-        broken.append(f"size {artifact['size_bytes'] / 1e6:.2f} MB > budget {size_limit} MB")
+    judge(sqnr if isinstance(sqnr, (int, float)) else None, None, limits.min_sqnr_db,
+          lambda v, limit: f"SQNR {v} dB < {limit} dB", lower_is_stricter=False)
+    own_size = budgets.get("max_size_mb")
+    judge(artifact["size_bytes"] / 1e6, own_size, limits.max_size_mb,
+          lambda v, limit: f"size {v:.2f} MB > budget {limit} MB")
     latency, latency_limit = artifact.get("latency_ms"), _strictest(
         budgets.get("max_latency_ms"), limits.max_latency_ms)
     slow = latency_limit is not None and latency and latency["p50"] > latency_limit
-    if artifact["passed"] and broken:  # its figures say otherwise: the report is not to be trusted
+    if artifact["passed"] and contradicted:  # its figures say otherwise: not to be trusted
         return Finding(f"{name}: budgets", FAIL, "the report says passed, but its figures break "
-                       "the budget: " + "; ".join(broken))
+                       "its own budget: " + "; ".join(broken))
     if not artifact["passed"] or broken:
         return Finding(f"{name}: budgets", FAIL, "; ".join(broken + artifact["problems"]) or "failed")
     if slow:
