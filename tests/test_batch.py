@@ -231,3 +231,16 @@ def test_a_job_is_kept_only_when_its_key_matches_and_it_ended_with_a_report(fold
     for changed in ({"key": "other"}, {"status": "killed"}):
         (job.folder(out) / jobs.JOB_RECORD).write_text(json.dumps({**record, **changed}))
         assert not jobs.is_done(job, out)
+
+
+def test_jobs_in_one_process_run_on_cpus_of_their_own():
+    import os
+    allowed = sorted(os.sched_getaffinity(0))
+    with jobs._claimed_cpus(1) as first, jobs._claimed_cpus(1) as second:
+        assert first == allowed[:1]
+        if len(allowed) > 1:  # a second job at once gets another CPU
+            assert second == allowed[1:2]
+        with jobs._claimed_cpus(len(allowed)) as third:  # none free enough: shares
+            assert third == allowed
+    with jobs._claimed_cpus(1) as again:  # released
+        assert again == allowed[:1]

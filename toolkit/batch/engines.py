@@ -13,8 +13,10 @@ worker only starts and watches it. The embedded cluster gives each worker a disj
 of this machine's CPUs (the job's threads are pinned inside it), so concurrent jobs never
 time their artifacts on the same cores. On a cluster, jobs declare CPU and MEMORY
 resources when the workers advertise them (`dask worker ... --resources "CPU=4 MEMORY=16e9"`)
-and the scheduler packs them; inputs must be on a filesystem the workers share, and each
-output folder comes back to --out as an archive.
+and the scheduler packs them; jobs running at once in one worker process take disjoint
+CPUs (edgekit.batch.jobs), so one worker process per node is the layout to start. Inputs
+must be on a filesystem the workers share; each output folder comes back to --out as an
+archive.
 """
 from __future__ import annotations
 

@@ -18,7 +18,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -138,14 +140,12 @@ def _run_into(job: Job, folder: Path) -> Outcome:
     folder.parent.mkdir(parents=True, exist_ok=True)
     log_path = folder.with_name(folder.name + ".log")
     started = time.monotonic()
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb") as log, _claimed_cpus(job.cpus) as cpus:
         process = subprocess.Popen([sys.executable, "-m", "edgekit", *job.argv(folder)],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # its own group: stopped as a whole
-        # on `cpus` of the CPUs given to us (a worker's set, or the host's), under every
-        # engine alike, so that its figures do not depend on the engine. Set before the
-        # child has imported anything that starts threads (they inherit it).
-        os.sched_setaffinity(process.pid, sorted(os.sched_getaffinity(0))[:job.cpus])
+        # Set before the child has imported anything that starts threads (they inherit it).
+        os.sched_setaffinity(process.pid, cpus)
         stopped, peak = _watch(process, job.memory_gb * 1e9, job.timeout_min * 60)
     seconds = round(time.monotonic() - started, 1)
     folder.mkdir(parents=True, exist_ok=True)  # a job that died before writing still records
@@ -159,6 +159,29 @@ def _run_into(job: Job, folder: Path) -> Outcome:
         status, message = STATUS_BY_EXIT.get(code, "crashed"), _last_error(folder / JOB_LOG)
     return Outcome(job.name, status, None if stopped or code < 0 else code, message, seconds,
                    peak, job.key)
+
+
+_CLAIMED: set[int] = set()  # CPUs of the jobs this process is running (worker threads)
+_CLAIMS = threading.Lock()
+
+
+@contextmanager
+def _claimed_cpus(count: int):
+    """`count` of the CPUs this process may use (a worker's set, or the host's), none of
+    them held by another job this process runs: a job runs on `cpus` CPUs of its own under
+    every engine, so its figures do not depend on the engine or on its neighbours. With
+    too few free, it shares (the first ones)."""
+    with _CLAIMS:
+        allowed = sorted(os.sched_getaffinity(0))
+        free = [cpu for cpu in allowed if cpu not in _CLAIMED]
+        cpus = (free if len(free) >= count else allowed)[:count]
+        mine = set(cpus) - _CLAIMED
+        _CLAIMED.update(mine)
+    try:
+        yield cpus
+    finally:
+        with _CLAIMS:
+            _CLAIMED.difference_update(mine)
 
 
 def _watch(process, memory_limit: float, time_limit: float):
