@@ -110,6 +110,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_size_budget_given_to_convert_replaces_the_profiles(tmp_path):
+    plan = edgekit("convert", *SOURCES["keras"], "-t", "web", "--max-size-mb", "45", "--dry-run")
+    assert "(max accuracy drop 0.5 points, max size 45 MB)" in plan.stdout, plan.stdout
+    result = edgekit("convert", *SOURCES["keras"], "-t", "server-cpu", "--max-size-mb", "0.03",
+                     "--bench-runs", "0", "--quick", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["profile"]["budgets"]["max_size_mb"] == 0.03 and not report["deliverables"]
+    assert "size 0.05 MB > budget 0.03 MB" in result.stdout
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_full_int8_tflite_is_small_and_accurate(source, tmp_path):
     report = convert_ok(SOURCES[source], "android", tmp_path / "out", "--precision", "int8")

@@ -141,6 +141,8 @@ class FromRecipe(click.Command):
               "instead of searching the profile's policy (auto, the default).")
 @click.option("--max-drop", type=click.FloatRange(min=0), metavar="POINTS",
               help="Accuracy budget in points (or top-1 agreement points without labels).")
+@click.option("--max-size-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+              help="Size budget of each deliverable, in place of the profile's (e.g. web's 20 MB).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
@@ -179,7 +181,8 @@ class FromRecipe(click.Command):
 @click.option("--wide", is_flag=True, help="Print the results table with every column and full "
               "paths (default: at most 100 columns, or $COLUMNS).")
 @QUIET
-def convert(model, target, recipe, out, eval_data, formats, precision, max_drop, input_shapes, weights,
+def convert(model, target, recipe, out, eval_data, formats, precision, max_drop, max_size_mb,
+            input_shapes, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
             train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
             max_candidates, quick, dry_run, wide, quiet):
@@ -202,7 +205,7 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
         result = run_convert(
             model, target, out, eval_data=eval_data,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
-            precision=precision, max_drop=max_drop,
+            precision=precision, max_drop=max_drop, max_size_mb=max_size_mb,
             source=SourceOptions(weights, input_shapes, allow_unsafe_code),
             calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,

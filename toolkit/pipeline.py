@@ -51,7 +51,7 @@ class Result:
 def convert(model: str, target: str, out: str | Path | None = None, *,
             eval_data: str | Path | None = None, precision: str | None = None,
             formats: tuple[str, ...] | None = None, max_drop: float | None = None,
-            source_options: SourceOptions = SourceOptions(),
+            max_size_mb: float | None = None, source_options: SourceOptions = SourceOptions(),
             calibration_options: CalibrationOptions = CalibrationOptions(),
             prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (),
             label_output: str | None = None, bench_runs: int = 50,
@@ -63,7 +63,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     progress, warn = callbacks.progress, callbacks.warn
     calib = calibration_options.data
     weights = source_options.weights
-    profile = get_profile(target).with_overrides(formats, precision, max_drop)
+    profile = get_profile(target).with_overrides(formats, precision, max_drop, max_size_mb)
     check_profile(profile)  # before loading anything heavy
     for fmt in profile.formats:  # a policy that is all calibrated precisions needs data
         policy = profile.policy_for(fmt)

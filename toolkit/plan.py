@@ -29,7 +29,9 @@ class Plan:
                  f"target: {profile.name} -> {', '.join(profile.formats)}; precisions "
                  f"{'asked' if profile.forced else 'considered'}: {', '.join(profile.policy)}",
                  "objective: the fastest candidate proven within the budget (max accuracy drop "
-                 f"{profile.budgets.max_accuracy_drop} points); size breaks ties within timing noise"]
+                 f"{profile.budgets.max_accuracy_drop} points"
+                 + (f", max size {profile.budgets.max_size_mb:g} MB" if profile.budgets.max_size_mb else "")
+                 + "); size breaks ties within timing noise"]
         for fmt in profile.formats:
             lines.append(f"{fmt} candidates, in order (later routes of a precision only if "
                          "the earlier ones fail):")

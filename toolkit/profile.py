@@ -42,11 +42,13 @@ class TargetProfile:
                                    f"which does not run {fmt} models")
         return found[0]
 
-    def with_overrides(self, formats=None, precision=None, max_drop=None) -> "TargetProfile":
-        """The same profile with the user's --formats / --precision / --max-drop applied
-        (`--precision auto` keeps the profile's own policy)."""
+    def with_overrides(self, formats=None, precision=None, max_drop=None,
+                       max_size_mb=None) -> "TargetProfile":
+        """The same profile with the user's --formats / --precision / --max-drop /
+        --max-size-mb applied (`--precision auto` keeps the profile's own policy)."""
         budgets = self.budgets if max_drop is None else \
             replace(self.budgets, max_accuracy_drop=float(max_drop))
+        budgets = budgets if max_size_mb is None else replace(budgets, max_size_mb=float(max_size_mb))
         forced = precision not in (None, AUTO)
         return replace(self, formats=tuple(formats) if formats else self.formats,
                        policy=(precision,) if forced else self.policy, forced=forced,
