@@ -27,6 +27,8 @@ def test_each_command_has_a_documented_function_with_a_real_signature(name):
 def test_options_are_checked_when_they_are_made(tmp_path):
     with pytest.raises(UnsupportedError, match="unknown calibration method 'kl'"):
         CalibrationOptions(method="kl")
+    with pytest.raises(InputError, match="max_size_mb must be a number of at least 0, not -1"):
+        edgekit.BudgetOptions(max_size_mb=-1)
     with pytest.raises(InputError, match="no such calibration data"):
         CalibrationOptions(data=tmp_path / "missing.npz")
     with pytest.raises(InputError, match="at least 1"):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import BudgetOptions
 
 BUDGET = 1.0
 
@@ -47,7 +48,7 @@ def wide_keras(tmp_path_factory):
 @pytest.mark.parametrize("target, fmt", [("android", "tflite"), ("server-cpu", "onnx")])
 def test_int8_keeps_the_wide_layer_in_float(wide_keras, tmp_path, target, fmt):
     result = edgekit.convert(str(wide_keras / "wide.keras"), target, tmp_path / "out",
-                             eval_data=wide_keras / "eval.npz", precision="int8", max_drop=BUDGET)
+                             eval_data=wide_keras / "eval.npz", precision="int8", budgets=BudgetOptions(max_drop=BUDGET))
     search = result.report["search"][fmt]
     tried = [c for c in search["candidates"] if c["precision"] == "int8"]
     # full int8 breaks the budget: by 50+ points on AVX-512 VNNI hosts, 3.6 on AVX2-only

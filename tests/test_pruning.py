@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import edgekit
+from edgekit import BudgetOptions
 from edgekit.errors import InputError, UnsupportedError
 from edgekit.pruning import PruneSpec
 
@@ -18,7 +19,7 @@ def labelled(tmp_path_factory):
 def test_magnitude_pruning_of_a_torch_model(tiny_torch, labelled, tmp_path):
     """Random labels: the accuracy change is noise, so the budget is opened (max_drop=100)."""
     result = edgekit.convert(tiny_torch["spec"], "server-cpu", tmp_path / "out", eval_data=labelled,
-                             precision="fp32", max_drop=100, prune=PruneSpec(0.5),
+                             precision="fp32", budgets=BudgetOptions(max_drop=100), prune=PruneSpec(0.5),
                              source=tiny_torch["source"])
     pruning = result.report["pruning"]
     assert pruning["zero_fraction"] == pytest.approx(0.5, abs=0.02)
@@ -34,7 +35,7 @@ def test_magnitude_pruning_of_a_torch_model(tiny_torch, labelled, tmp_path):
 
 def test_channel_pruning_removes_parameters_and_fine_tunes(tiny_torch, labelled, tmp_path):
     result = edgekit.convert(tiny_torch["spec"], "android", tmp_path / "out", eval_data=labelled,
-                             precision="fp32", max_drop=100,
+                             precision="fp32", budgets=BudgetOptions(max_drop=100),
                              prune=PruneSpec(0.5, "channels", labelled, 1),
                              source=tiny_torch["source"])
     pruning = result.report["pruning"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Tuple
 
-from .options import CalibrationOptions, Callbacks, PathLike, SourceOptions
+from .options import BudgetOptions, CalibrationOptions, Callbacks, PathLike, SourceOptions
 
 __all__ = ["convert", "validate", "bench", "inspect", "check",
-           "SourceOptions", "CalibrationOptions", "Callbacks"]
+           "SourceOptions", "CalibrationOptions", "BudgetOptions", "Callbacks"]
 
 
 def _with_extra_hint(command: str):
@@ -44,8 +44,8 @@ def _with_extra_hint(command: str):
 @_with_extra_hint("convert")
 def convert(model: str, target: str, out: Optional[PathLike] = None, *,
             eval_data: Optional[PathLike] = None, precision: Optional[str] = None,
-            formats: Optional[Tuple[str, ...]] = None, max_drop: Optional[float] = None,
-            max_size_mb: Optional[float] = None, source: SourceOptions = SourceOptions(),
+            formats: Optional[Tuple[str, ...]] = None,
+            budgets: BudgetOptions = BudgetOptions(), source: SourceOptions = SourceOptions(),
             calibration: CalibrationOptions = CalibrationOptions(),
             prune=None, labels=(), label_output: Optional[str] = None, bench_runs: int = 50,
             max_candidates: Optional[int] = None, seed: int = 0,
@@ -56,14 +56,14 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
     original on `eval_data` (.npz/.npy; random inputs when None), deliver the fastest proven
     one to OUT/deploy/FORMAT/ and write report.json/.md/.html.
 
-    `precision` forces one precision, `formats` the output formats, `max_drop` the accuracy
-    budget (points), `max_size_mb` the size budget (MB, over the profile's); `prune` is an edgekit.pruning.PruneSpec; `labels` class names (a list,
+    `precision` forces one precision, `formats` the output formats, `budgets` the accuracy
+    and size budgets in place of the profile's; `prune` is an edgekit.pruning.PruneSpec; `labels` class names (a list,
     a comma-separated string or a text file), `label_output` the output (name or index) the
     labels score. Returns an edgekit.pipeline.Result (`.passed`, `.out`, `.report`), or the
     plan's text when `dry_run`."""
     from .pipeline import convert as run
     return run(model, target, out, eval_data=eval_data, precision=precision, formats=formats,
-               max_drop=max_drop, max_size_mb=max_size_mb, source_options=source, calibration_options=calibration,
+               max_drop=budgets.max_drop, max_size_mb=budgets.max_size_mb, source_options=source, calibration_options=calibration,
                prune=prune, labels=labels, label_output=label_output, bench_runs=bench_runs,
                max_candidates=max_candidates, seed=seed, callbacks=callbacks, dry_run=dry_run)
 

@@ -199,13 +199,13 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
-        from .api import CalibrationOptions, Callbacks, SourceOptions
+        from .api import BudgetOptions, CalibrationOptions, Callbacks, SourceOptions
         from .api import convert as run_convert
         from .pruning import PruneSpec
         result = run_convert(
             model, target, out, eval_data=eval_data,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None,
-            precision=precision, max_drop=max_drop, max_size_mb=max_size_mb,
+            precision=precision, budgets=BudgetOptions(max_drop, max_size_mb),
             source=SourceOptions(weights, input_shapes, allow_unsafe_code),
             calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,

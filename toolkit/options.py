@@ -62,6 +62,21 @@ class CalibrationOptions:
 
 
 @dataclass(frozen=True)
+class BudgetOptions:
+    """Budgets in place of the target profile's (None: the profile's): `max_drop` accuracy
+    points (or top-1 agreement points without labels), `max_size_mb` per deliverable."""
+    max_drop: Optional[float] = None
+    max_size_mb: Optional[float] = None
+
+    def __post_init__(self):
+        for name in ("max_drop", "max_size_mb"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or value < 0):
+                raise InputError(f"{name} must be a number of at least 0, not {value!r}")
+
+
+@dataclass(frozen=True)
 class Callbacks:
     """Where a run reports: `progress(message)` as each step begins (edgekit.progress),
     `warn(message)` for what the user should know but does not stop the run."""

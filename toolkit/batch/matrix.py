@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 from .. import __version__, json_shape
+from ..errors import EdgekitError
+from ..safe_files import read_text
 from ..gate import FAIL, Finding, Limits, Tolerances, check, load_report, outcome
 from ..json_shape import NUMBER, Nullable
 from .jobs import JOB_RECORD, Job
@@ -138,7 +140,12 @@ def write(matrix: dict, out: Path) -> Path:
 
 
 def is_matrix(path: Path) -> bool:
-    data = _read_json(Path(path))
+    """A batch's matrix.json (a report.json, or anything else, is not): read only when
+    it is a regular file, so that a FIFO or a device given to `check` does not block."""
+    try:
+        data = json.loads(read_text(Path(path)))
+    except (EdgekitError, ValueError):
+        return False  # the report loader says what is wrong with it
     return isinstance(data, dict) and data.get("kind") == KIND
 
 
