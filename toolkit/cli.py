@@ -253,6 +253,29 @@ def batch(recipe, out, workers, address, force, quiet):
     return 0 if result.passed else EXIT_BUDGET_FAILED
 
 
+@cli.group()
+def emulator():
+    """The arm64 emulator that `--emulate arm64` runs artifacts in (QEMU user mode)."""
+
+
+@emulator.command("setup")
+@click.option("--cache", type=click.Path(), help="Folder to build it in [$EDGEKIT_ARM64_CACHE, "
+              "else ~/.cache/edgekit/arm64].")
+@QUIET
+def emulator_setup(cache, quiet):
+    """Build (or bring up to date) the arm64 userland: Debian's arm64 Python, aarch64 wheels
+    of numpy, ai-edge-litert and onnxruntime at this host's versions, and QEMU 10's static
+    qemu-aarch64, from Debian's mirror and PyPI, without touching the host's packages
+    (about 160 MB to download, 330 MB on disk, 30 s). Needs apt-get and dpkg-deb."""
+    from pathlib import Path
+
+    from .emulator.userland import setup
+    with _progress(quiet) as progress:
+        userland = setup(Path(cache) if cache else None, progress)
+    click.echo(f"arm64 emulator ready: {userland.folder}")
+    return 0
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def profiles(as_json):

@@ -177,14 +177,15 @@ def session(path: Path, threads: int | None = None):
         raise InputError(f"onnxruntime cannot load {path}: {first_line(error)}") from error
 
 
-def make_runner(handle: ModelHandle, threads: int | None = None):
+def make_runner(handle: ModelHandle, threads: int | None = None, execute=None):
+    """A runner over onnxruntime. `execute(batch) -> outputs` runs the prepared batches
+    elsewhere instead (under emulation: edgekit.emulator), with this same batching."""
     sess = session(handle.path, threads)
     names = [i.name for i in sess.get_inputs()]
+    execute = execute or (lambda batch: sess.run(None, dict(zip(names, batch))))
 
     def run_batch(inputs):
-        feed = {name: x.astype(spec.dtype, copy=False)
-                for name, spec, x in zip(names, handle.inputs, inputs)}
-        return sess.run(None, feed)
+        return execute([x.astype(spec.dtype, copy=False) for spec, x in zip(handle.inputs, inputs)])
 
     return lambda inputs: in_batches(run_batch, inputs, batch_size(handle), handle)
 

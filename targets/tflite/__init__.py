@@ -88,16 +88,32 @@ def _with_layouts(specs, references):
             for s, r in zip(specs, references)]
 
 
-def make_runner(handle: ModelHandle, threads: int | None = None):
+def make_runner(handle: ModelHandle, threads: int | None = None, execute=None):
+    """A runner over LiteRT. `execute(batch) -> raw outputs` runs the prepared (quantized)
+    batches elsewhere instead: under emulation (edgekit.emulator), with this same batching,
+    quantization and de-quantization around it."""
     it = interpreter(handle.path, threads)
-    input_details = it.get_input_details()
+    input_details, output_details = it.get_input_details(), it.get_output_details()
     dynamic_batch = all(len(d["shape_signature"]) and d["shape_signature"][0] < 0
                         for d in input_details)
     static_batch = int(input_details[0]["shape"][0]) if input_details[0]["shape"].size else 1
-
-    shapes: list = []  # allocate only when the batch shape changes (it is costly)
+    execute = execute or _invoker(it, input_details, dynamic_batch)
 
     def run_batch(inputs):
+        raw = execute([quantize_input(x, d) for x, d in zip(inputs, input_details)])
+        return [dequantize_output(y, d) for y, d in zip(raw, output_details)]
+
+    def run(inputs):
+        from ..batching import in_batches
+        return in_batches(run_batch, inputs, 64 if dynamic_batch else static_batch, handle)
+
+    return run
+
+
+def _invoker(it, input_details, dynamic_batch: bool):
+    shapes: list = []  # allocate only when the batch shape changes (it is costly)
+
+    def execute(inputs):
         if dynamic_batch and [x.shape for x in inputs] != shapes:
             for detail, x in zip(input_details, inputs):
                 it.resize_tensor_input(detail["index"], x.shape)
@@ -107,15 +123,11 @@ def make_runner(handle: ModelHandle, threads: int | None = None):
             shapes[:] = [x.shape for x in inputs]
             it.allocate_tensors()
         for detail, x in zip(input_details, inputs):
-            it.set_tensor(detail["index"], quantize_input(x, detail))
+            it.set_tensor(detail["index"], x)
         it.invoke()
-        return [dequantize_output(it.get_tensor(d["index"]), d) for d in it.get_output_details()]
+        return [it.get_tensor(d["index"]) for d in it.get_output_details()]
 
-    def run(inputs):
-        from ..batching import in_batches
-        return in_batches(run_batch, inputs, 64 if dynamic_batch else static_batch, handle)
-
-    return run
+    return execute
 
 
 def _integer_io(detail: dict) -> bool:
