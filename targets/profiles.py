@@ -41,12 +41,14 @@ _ROWS = [
     TargetProfile(
         "android", ("tflite",), PHONE_POLICY, threads=4,
         budgets=Budgets(max_accuracy_drop=0.5, max_size_mb=50),
-        notes="mid-range phone, LiteRT (TFLite) with the XNNPACK CPU delegate", device=PHONE),
+        notes="mid-range phone, LiteRT (TFLite) with the XNNPACK CPU delegate", device=PHONE,
+        emulated_cpus=("cortex-a53", "cortex-a76")),  # little cores without dot product, big with
     TargetProfile(
         # LiteRT on iOS runs the same XNNPACK CPU kernels as on Android
         "ios", ("tflite",), PHONE_POLICY, threads=2,
         budgets=Budgets(max_accuracy_drop=0.5, max_size_mb=50),
-        notes="iPhone via LiteRT for iOS (Core ML export is not provided)", device=IPHONE),
+        notes="iPhone via LiteRT for iOS (Core ML export is not provided)", device=IPHONE,
+        emulated_cpus=("cortex-a76",)),  # QEMU has no Apple core: the same ISA class (v8.2 + dot product)
     TargetProfile(
         # TF.js de-quantizes weights when it loads a model: every precision runs at fp32's
         # speed, so the smallest proven download wins the tie (uint8, then fp16 weights)
@@ -56,12 +58,14 @@ _ROWS = [
     TargetProfile(
         "raspberry-pi", ("tflite",), PHONE_POLICY, threads=4,
         budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=100),
-        notes="Raspberry Pi 4 class board: 4x Cortex-A72, LiteRT interpreter", device=RPI4),
+        notes="Raspberry Pi 4 class board: 4x Cortex-A72, LiteRT interpreter", device=RPI4,
+        emulated_cpus=("cortex-a72", "cortex-a76")),  # Raspberry Pi 4 and 5
     TargetProfile(
         "edge-tpu", ("tflite",), ("int8",), threads=1,
         budgets=Budgets(max_accuracy_drop=1.0, max_size_mb=8),
         constraints=("full-int8", "int8-io", "static-shapes"), device_runtime="edgetpu",
-        notes="Coral Edge TPU: fully int8 TFLite with int8 inputs and outputs, batch 1", device=CORAL),
+        notes="Coral Edge TPU: fully int8 TFLite with int8 inputs and outputs, batch 1", device=CORAL,
+        emulated_cpus=("cortex-a53",)),  # the Dev Board's host CPU runs what the TPU cannot
     TargetProfile(
         # flash holds the model (max_size_mb), RAM the tensor arena TFLite Micro measures
         "microcontroller", ("tflite",), ("int8",), threads=1,
@@ -81,7 +85,8 @@ _ROWS = [
         # fp16 is left out (CPU kernels cast back to fp32)
         "server-cpu", ("onnx",), ("int8", "int8-dynamic", "fp32"), threads=2,
         budgets=Budgets(max_accuracy_drop=0.5),
-        notes="x86/ARM server CPU with onnxruntime", device=SERVER),
+        notes="x86/ARM server CPU with onnxruntime", device=SERVER,
+        emulated_cpus=("neoverse-n1",)),  # ARM servers (AWS Graviton 2 class)
 ]
 
 PROFILES: dict[str, TargetProfile] = {row.name: row for row in _ROWS}

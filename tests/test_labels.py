@@ -64,7 +64,8 @@ def test_the_class_scores_are_scored_not_the_first_output(two_outputs, tmp_path)
     assert result.report["source"]["accuracy"] == 1.0  # the scores output, not the boxes
     assert any("labels score output 'scores'" in n for n in result.report["data"]["notes"])
     forced = edgekit.convert(str(model), "server-cpu", tmp_path / "forced", eval_data=data,
-                             precision="fp32", bench_runs=0, label_output="boxes")
+                             precision="fp32", bench_runs=0,
+                             labels=edgekit.LabelOptions(output="boxes"))
     assert forced.report["source"]["accuracy"] < 0.9  # what it asked for: the boxes, scored
 
 

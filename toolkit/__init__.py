@@ -4,8 +4,8 @@
     result = edgekit.convert("model.keras", "android", eval_data="eval.npz")
 
 The public functions (edgekit.api) mirror the CLI's commands: convert, validate, bench,
-inspect, check; their option groups are SourceOptions, CalibrationOptions, BudgetOptions
-and Callbacks
+inspect, check; their option groups are SourceOptions, CalibrationOptions, BudgetOptions,
+LabelOptions, EmulationOptions and Callbacks
 (edgekit.options). Importing edgekit is cheap: frameworks load only when a step needs them.
 
 The package is assembled from the repository's fixed top-level folders (pyproject.toml's
@@ -17,7 +17,8 @@ browser demo's page files).
 __version__ = "0.1.0"
 
 __all__ = ["convert", "validate", "bench", "inspect", "check",
-           "SourceOptions", "CalibrationOptions", "BudgetOptions", "Callbacks", "__version__"]
+           "SourceOptions", "CalibrationOptions", "BudgetOptions",
+           "LabelOptions", "EmulationOptions", "Callbacks", "__version__"]
 
 
 def __getattr__(name: str):

@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Tuple
 
-from .options import BudgetOptions, CalibrationOptions, Callbacks, PathLike, SourceOptions
+from .options import (BudgetOptions, CalibrationOptions, Callbacks, EmulationOptions, LabelOptions,
+                      PathLike, SourceOptions)
 
 __all__ = ["convert", "validate", "bench", "inspect", "check",
-           "SourceOptions", "CalibrationOptions", "BudgetOptions", "Callbacks"]
+           "SourceOptions", "CalibrationOptions", "BudgetOptions", "LabelOptions",
+           "EmulationOptions", "Callbacks"]
 
 
 def _with_extra_hint(command: str):
@@ -47,7 +49,8 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
             formats: Optional[Tuple[str, ...]] = None,
             budgets: BudgetOptions = BudgetOptions(), source: SourceOptions = SourceOptions(),
             calibration: CalibrationOptions = CalibrationOptions(),
-            prune=None, labels=(), label_output: Optional[str] = None, bench_runs: int = 50,
+            prune=None, labels: LabelOptions = LabelOptions(),
+            emulation: Optional[EmulationOptions] = None, bench_runs: int = 50,
             max_candidates: Optional[int] = None, seed: int = 0,
             callbacks: Callbacks = Callbacks(), dry_run: bool = False):
     """Convert `model` (a file, SavedModel folder or FILE.py:FACTORY) for the target profile
@@ -57,14 +60,15 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
     one to OUT/deploy/FORMAT/ and write report.json/.md/.html.
 
     `precision` forces one precision, `formats` the output formats, `budgets` the accuracy
-    and size budgets in place of the profile's; `prune` is an edgekit.pruning.PruneSpec; `labels` class names (a list,
-    a comma-separated string or a text file), `label_output` the output (name or index) the
-    labels score. Returns an edgekit.pipeline.Result (`.passed`, `.out`, `.report`), or the
+    and size budgets in place of the profile's; `prune` is an edgekit.pruning.PruneSpec;
+    `labels` the class names and the output the labels score; `emulation` also proves the
+    deliverables under arm64 emulation (edgekit.emulator). Returns an edgekit.pipeline.Result (`.passed`, `.out`, `.report`), or the
     plan's text when `dry_run`."""
     from .pipeline import convert as run
     return run(model, target, out, eval_data=eval_data, precision=precision, formats=formats,
                max_drop=budgets.max_drop, max_size_mb=budgets.max_size_mb, source_options=source, calibration_options=calibration,
-               prune=prune, labels=labels, label_output=label_output, bench_runs=bench_runs,
+               prune=prune, labels=labels.names, label_output=labels.output,
+               emulation=emulation, bench_runs=bench_runs,
                max_candidates=max_candidates, seed=seed, callbacks=callbacks, dry_run=dry_run)
 
 

@@ -145,6 +145,10 @@ class FromRecipe(click.Command):
               help="Size budget of each deliverable, in place of the profile's (e.g. web's 20 MB).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
+@click.option("--emulate", type=click.Choice(["arm64"]), help="Also run each deliverable under "
+              "arm64 emulation on the profile's CPU models (edgekit emulator setup first).")
+@click.option("--emulate-samples", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Evaluation samples run under emulation.")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
 @click.option("--calib", type=click.Path(),
               help=f"Calibration data for {'/'.join(CALIBRATED)}: .npz/.npy like --eval, or "
@@ -182,7 +186,7 @@ class FromRecipe(click.Command):
               "paths (default: at most 100 columns, or $COLUMNS).")
 @QUIET
 def convert(model, target, recipe, out, eval_data, formats, precision, max_drop, max_size_mb,
-            input_shapes, weights,
+            input_shapes, emulate, emulate_samples, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
             train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
             max_candidates, quick, dry_run, wide, quiet):
@@ -199,7 +203,8 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
-        from .api import BudgetOptions, CalibrationOptions, Callbacks, SourceOptions
+        from .api import (BudgetOptions, CalibrationOptions, Callbacks, EmulationOptions,
+                          LabelOptions, SourceOptions)
         from .api import convert as run_convert
         from .pruning import PruneSpec
         result = run_convert(
@@ -209,9 +214,10 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
             source=SourceOptions(weights, input_shapes, allow_unsafe_code),
             calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
-            labels=labels or (), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
+            labels=LabelOptions(labels or (), label_output),
+            emulation=EmulationOptions(emulate, emulate_samples) if emulate else None, bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
             max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
-            else max_candidates, label_output=label_output, seed=seed,
+            else max_candidates, seed=seed,
             callbacks=Callbacks(progress, progress.warn), dry_run=dry_run)
     if dry_run:
         click.echo(result)

@@ -51,6 +51,7 @@ def deploy(outcome, workshop, work: Path, context, profile_name: str) -> dict | 
         device = {**product.device, "files": [str(f.relative_to(work)) for f in files]}
     return {"format": outcome.fmt, "path": str(model_path.relative_to(work)), "device": device,
             "shapes": product.shapes, "fixed_shape": fixed_shape(handle),
+            "emulated": product.emulated,
             "precision": handle.precision, "route": list(outcome.chosen.candidate.tools),
             "variant": outcome.chosen.candidate.variant.name or None,
             "candidate": outcome.chosen.candidate.describe(),

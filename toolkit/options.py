@@ -62,6 +62,32 @@ class CalibrationOptions:
 
 
 @dataclass(frozen=True)
+class LabelOptions:
+    """What the model's class outputs mean: `names` (a list, a comma-separated string or a
+    text file with one per line; written to TF.js metadata for the demo) and `output`, the
+    output (name or index) the evaluation labels score (default: the only one with one
+    score per class)."""
+    names: Union[Tuple[str, ...], str] = ()
+    output: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EmulationOptions:
+    """`--emulate arm64`: the deliverable also runs under QEMU on each of `cpus` (default:
+    the target profile's CPU models) on the first `samples` evaluation samples."""
+    arch: str = "arm64"
+    samples: int = 32
+    cpus: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.arch != "arm64":
+            raise UnsupportedError(f"unknown emulated architecture '{self.arch}'; valid: arm64")
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise InputError(f"emulated samples must be a whole number of at least 1, not {self.samples!r}")
+        object.__setattr__(self, "cpus", tuple(self.cpus))
+
+
+@dataclass(frozen=True)
 class BudgetOptions:
     """Budgets in place of the target profile's (None: the profile's): `max_drop` accuracy
     points (or top-1 agreement points without labels), `max_size_mb` per deliverable."""

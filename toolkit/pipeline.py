@@ -54,7 +54,7 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
             max_size_mb: float | None = None, source_options: SourceOptions = SourceOptions(),
             calibration_options: CalibrationOptions = CalibrationOptions(),
             prune: PruneSpec | None = None, labels: tuple[str, ...] | str = (),
-            label_output: str | None = None, bench_runs: int = 50,
+            label_output: str | None = None, emulation=None, bench_runs: int = 50,
             max_candidates: int | None = None, seed: int = 0,
             callbacks: Callbacks = Callbacks(), dry_run: bool = False) -> Result | str:
     """Convert `model` for `target`: for each output format, search the candidates the
@@ -65,6 +65,9 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
     weights = source_options.weights
     profile = get_profile(target).with_overrides(formats, precision, max_drop, max_size_mb)
     check_profile(profile)  # before loading anything heavy
+    if emulation is not None:
+        from .emulator.userland import find
+        find()  # built, with this host's runtime versions: else say how, before any work
     for fmt in profile.formats:  # a policy that is all calibrated precisions needs data
         policy = profile.policy_for(fmt)
         if all(PRECISIONS[p].needs_calibration for p in policy) and not (calib or eval_data):
@@ -124,6 +127,8 @@ def convert(model: str, target: str, out: str | Path | None = None, *,
         outcomes = [_search(plan, fmt, workshop, max_candidates, progress) for fmt in profile.formats]
         shutil.rmtree(context.work_dir)
         _prove_other_shapes(replace(plan.source, inputs=dynamic_inputs), data, workshop, outcomes, progress)
+        if emulation is not None:
+            warnings += _prove_emulated(plan, data, reference, workshop, outcomes, emulation, progress)
         deliverables = [deploy(outcome, workshop, work, context, profile.name) for outcome in outcomes]
         timings = _time_source_and_gpu(plan, data, workshop, outcomes, bench_runs, progress)
         for message in warnings:
@@ -194,6 +199,35 @@ def _prove_other_shapes(source, data, workshop: Workshop, outcomes, progress) ->
         rows = prove_shapes(product.verdict.handle, source, shapes,
                             PRECISIONS[product.precision].tolerance)
         workshop.products[product.key] = replace(product, shapes=rows)
+
+
+def _prove_emulated(plan: Plan, data, reference, workshop: Workshop, outcomes, emulation,
+                    progress) -> list[str]:
+    """Each deliverable run under arm64 emulation on the CPU models of the target (or the
+    user's); a disagreement the emulator is not suspected of fails it (edgekit.emulator).
+    Returns warnings: formats that cannot be emulated, emulator faults suspected."""
+    from .emulator import proof
+    from .emulator.runner import EMULATED_FORMATS
+    from .emulator.userland import find
+    userland = find()
+    cpus = emulation.cpus or plan.profile.emulated_cpus or proof.DEFAULT_CPUS
+    warnings = []
+    for outcome in outcomes:
+        product = workshop.product_of(outcome.chosen.candidate) if outcome.chosen else None
+        if product is None:
+            continue
+        if outcome.fmt not in EMULATED_FORMATS:
+            warnings.append(f"--emulate arm64: {outcome.fmt} is not emulated (its runtime has no "
+                            f"aarch64 build here; emulated: {', '.join(EMULATED_FORMATS)})")
+            continue
+        progress(f"proving {outcome.fmt} under arm64 emulation on {', '.join(cpus)}")
+        record = proof.prove(product.verdict.handle, plan.source, data, reference,
+                             PRECISIONS[product.precision].tolerance, cpus, emulation.samples,
+                             userland, workshop.progress)
+        product.verdict.problems.extend(record["problems"])
+        warnings += record["notes"]
+        workshop.products[product.key] = replace(product, emulated=record)
+    return warnings
 
 
 def _rank_layers(candidate, workshop: Workshop) -> list:

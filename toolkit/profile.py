@@ -29,6 +29,9 @@ class TargetProfile:
     # a runtime the device runs the format in besides the format's own, where every
     # candidate is proven again (a targets.format.DeviceRuntime name: "tflite-micro")
     device_runtime: str = ""
+    # the QEMU CPU models `--emulate arm64` runs the deliverable on (edgekit.emulator): the
+    # device class's cores, by the ISA features int8 kernels choose their paths by
+    emulated_cpus: tuple[str, ...] = ()
 
     def device_runtime_for(self, fmt: str):
         """The DeviceRuntime record this profile names for format `fmt`, or None."""

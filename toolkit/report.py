@@ -146,7 +146,7 @@ def _artifact(product, source_accuracy, work: Path, fp32_sizes: dict) -> dict:
         "drift_per_output": [d.as_dict() for d in verdict.drifts],
         "output_mapping": verdict.output_mapping,
         "passed": verdict.passed, "problems": verdict.problems,
-        "device": product.device,
+        "device": product.device, "emulated": product.emulated,
         "notes": [n for n in (verdict.layout_note, *handle.notes, product.variant.note) if n]
         + [f"not byte-reproducible: {reason}" for reason in reasons],
     }

@@ -83,7 +83,8 @@ def _markdown_table(report: dict) -> list[str]:
 
 def deliverable_details(d: dict, budgets: dict, out: Path | None = None) -> list[str]:
     """What a deliverable's entry adds to its path: the other shapes it was proven at, its
-    proof in the device's runtime and the files for the device (one line each)."""
+    proof in the device's runtime, the files for the device and its arm64 emulation (one
+    line each)."""
     lines = []
     if d.get("shapes"):
         lines.append("other shapes: " + "; ".join(shape_outcome(row) for row in d["shapes"]))
@@ -94,7 +95,26 @@ def deliverable_details(d: dict, budgets: dict, out: Path | None = None) -> list
         files = [str(out / f) if out else f for f in d["device"].get("files") or []]
         if files:
             lines.append(f"for the device: {', '.join(files)}")
+    if d.get("emulated"):
+        lines.append(emulated_line(d["emulated"]))
     return lines
+
+
+def emulated_line(emulated: dict) -> str:
+    """The deliverable under arm64 emulation, per CPU model: against the x86 run of the same
+    artifact (bit-identical, or the largest difference and top-1 agreement)."""
+    def cpu(row: dict) -> str:
+        if not row["ran"]:
+            return f"{row['cpu']} could not run it"
+        if row["bit_identical"]:
+            return f"{row['cpu']} bit-identical to x86"
+        agreement = row["top1_agreement_vs_x86"]
+        return (f"{row['cpu']} max diff {row['max_abs_diff_vs_x86']:.3g} vs x86"
+                + (f", top-1 {agreement:.1%}" if agreement is not None else "")
+                + ("" if not row["problems"] else " (out of tolerance)"))
+    return (f"arm64 emulation ({emulated['samples']} samples, numerics only): "
+            + "; ".join(cpu(row) for row in emulated["cpus"]) + ": "
+            + ("passed" if emulated["passed"] else "FAILED: " + "; ".join(emulated["problems"])))
 
 
 def shape_outcome(row: dict) -> str:

@@ -37,6 +37,8 @@ class Product:
     device: dict | None = None
     # the deliverable proven at other shapes of its dynamic dimensions (edgekit.shapes)
     shapes: list | None = None
+    # the deliverable run under arm64 emulation (edgekit.emulator.proof), with --emulate
+    emulated: dict | None = None
 
 
 def _step_key(converter, precision: str, variant: Variant) -> tuple:
