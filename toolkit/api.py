@@ -76,17 +76,19 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
 def validate(original: str, artifact: PathLike, *, eval_data: Optional[PathLike] = None,
              precision: Optional[str] = None, browser: bool = False, layers: bool = False,
              label_output: Optional[str] = None, source: SourceOptions = SourceOptions(),
-             seed: int = 0, callbacks: Callbacks = Callbacks()) -> dict:
+             emulation: Optional[EmulationOptions] = None, seed: int = 0,
+             callbacks: Callbacks = Callbacks()) -> dict:
     """Run `artifact` in its runtime and compare it with `original`, judged with the
     tolerance of the artifact's precision (`precision`, else its edgekit.json, else read
     from the artifact). `browser` also runs a TF.js model in headless Chromium per backend;
-    `layers` names the first layer that diverges. Returns the result as a dict (`passed`,
+    `layers` names the first layer that diverges; `emulation` also runs it under arm64
+    emulation. Returns the result as a dict (`passed`,
     drift per output, ...)."""
     from .validate_pair import validate_pair
     return validate_pair(original, str(artifact), eval_data, source.weights, source.input_shapes,
                          precision, browser, layers, seed=seed,
                          allow_unsafe_code=source.allow_unsafe_code, label_output=label_output,
-                         progress=callbacks.progress)
+                         progress=callbacks.progress, emulation=emulation)
 
 
 @_with_extra_hint("bench")

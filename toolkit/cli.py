@@ -90,6 +90,22 @@ def _profile_names() -> list[str]:
     return list(PROFILES)
 
 
+EMULATE = click.option(
+    "--emulate", type=click.Choice(["arm64"]),
+    help="Also run the artifact under arm64 emulation (QEMU), on the target's CPU models or "
+         "--emulate-cpu, against the source and the x86 run (edgekit emulator setup first).")
+EMULATE_SAMPLES = click.option("--emulate-samples", default=32, show_default=True,
+                               type=click.IntRange(min=1), help="Evaluation samples run under emulation.")
+EMULATE_CPU = click.option("--emulate-cpu", "emulate_cpus", multiple=True, metavar="CPU",
+                           help="A QEMU CPU model to emulate (repeatable), e.g. cortex-a53, cortex-a76, "
+                                "neoverse-n1 [the profile's; validate: cortex-a53 and neoverse-n1].")
+
+
+def _emulation(emulate, samples, cpus):
+    from .options import EmulationOptions
+    return EmulationOptions(emulate, samples, cpus) if emulate else None
+
+
 QUIET = click.option(
     "--quiet", "-q", is_flag=True,
     help="No progress on stderr (results, warnings and errors still print).")
@@ -145,10 +161,9 @@ class FromRecipe(click.Command):
               help="Size budget of each deliverable, in place of the profile's (e.g. web's 20 MB).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
               help="Input shape like 1,3,224,224, once per input, for models that do not record it (PyTorch).")
-@click.option("--emulate", type=click.Choice(["arm64"]), help="Also run each deliverable under "
-              "arm64 emulation on the profile's CPU models (edgekit emulator setup first).")
-@click.option("--emulate-samples", default=32, show_default=True, type=click.IntRange(min=1),
-              help="Evaluation samples run under emulation.")
+@EMULATE
+@EMULATE_SAMPLES
+@EMULATE_CPU
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY PyTorch model.")
 @click.option("--calib", type=click.Path(),
               help=f"Calibration data for {'/'.join(CALIBRATED)}: .npz/.npy like --eval, or "
@@ -186,7 +201,7 @@ class FromRecipe(click.Command):
               "paths (default: at most 100 columns, or $COLUMNS).")
 @QUIET
 def convert(model, target, recipe, out, eval_data, formats, precision, max_drop, max_size_mb,
-            input_shapes, emulate, emulate_samples, weights,
+            input_shapes, emulate, emulate_samples, emulate_cpus, weights,
             calib, calib_preprocess, calib_method, calib_samples, prune_sparsity, prune_method,
             train, epochs, bench_runs, label_output, labels, allow_unsafe_code, seed,
             max_candidates, quick, dry_run, wide, quiet):
@@ -203,8 +218,7 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
-        from .api import (BudgetOptions, CalibrationOptions, Callbacks, EmulationOptions,
-                          LabelOptions, SourceOptions)
+        from .api import BudgetOptions, CalibrationOptions, Callbacks, LabelOptions, SourceOptions
         from .api import convert as run_convert
         from .pruning import PruneSpec
         result = run_convert(
@@ -215,7 +229,7 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
             calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
             labels=LabelOptions(labels or (), label_output),
-            emulation=EmulationOptions(emulate, emulate_samples) if emulate else None, bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
+            emulation=_emulation(emulate, emulate_samples, emulate_cpus), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
             max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
             else max_candidates, seed=seed,
             callbacks=Callbacks(progress, progress.warn), dry_run=dry_run)
@@ -331,6 +345,9 @@ def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
               "TF.js weight quantization].")
 @click.option("--browser", is_flag=True, help="Also run a TF.js model in headless Chromium, per backend.")
 @click.option("--layers", is_flag=True, help="Compare every layer's output and name the first that diverges.")
+@EMULATE
+@EMULATE_SAMPLES
+@EMULATE_CPU
 @click.option("--label-output", metavar="NAME|INDEX", help="The output the --eval labels score.")
 @click.option("--weights", type=click.Path(), help="state_dict for a FILE.py:FACTORY original.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="SHAPE",
@@ -338,8 +355,8 @@ def inspect(model, weights, input_shapes, allow_unsafe_code, as_json):
 @ALLOW_UNSAFE_CODE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @QUIET
-def validate(original, artifact, eval_data, precision, browser, layers, label_output, weights,
-             input_shapes, allow_unsafe_code, as_json, quiet):
+def validate(original, artifact, eval_data, precision, browser, layers, emulate, emulate_samples,
+             emulate_cpus, label_output, weights, input_shapes, allow_unsafe_code, as_json, quiet):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL, judged with the tolerance
     of the artifact's precision. Exit 2 when it fails."""
     with _progress(quiet) as progress:
@@ -349,6 +366,7 @@ def validate(original, artifact, eval_data, precision, browser, layers, label_ou
         result = run_validate(original, artifact, eval_data=eval_data, precision=precision,
                               browser=browser, layers=layers, label_output=label_output,
                               source=SourceOptions(weights, input_shapes, allow_unsafe_code),
+                              emulation=_emulation(emulate, emulate_samples, emulate_cpus),
                               callbacks=Callbacks(progress, progress.warn))
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED

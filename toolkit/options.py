@@ -84,7 +84,8 @@ class EmulationOptions:
             raise UnsupportedError(f"unknown emulated architecture '{self.arch}'; valid: arm64")
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
             raise InputError(f"emulated samples must be a whole number of at least 1, not {self.samples!r}")
-        object.__setattr__(self, "cpus", tuple(self.cpus))
+        from .emulator.cpus import check  # stdlib only
+        object.__setattr__(self, "cpus", check(self.cpus))
 
 
 @dataclass(frozen=True)

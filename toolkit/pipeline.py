@@ -207,10 +207,11 @@ def _prove_emulated(plan: Plan, data, reference, workshop: Workshop, outcomes, e
     user's); a disagreement the emulator is not suspected of fails it (edgekit.emulator).
     Returns warnings: formats that cannot be emulated, emulator faults suspected."""
     from .emulator import proof
+    from .emulator.cpus import DEFAULT_CPUS
     from .emulator.runner import EMULATED_FORMATS
     from .emulator.userland import find
     userland = find()
-    cpus = emulation.cpus or plan.profile.emulated_cpus or proof.DEFAULT_CPUS
+    cpus = emulation.cpus or plan.profile.emulated_cpus or DEFAULT_CPUS
     warnings = []
     for outcome in outcomes:
         product = workshop.product_of(outcome.chosen.candidate) if outcome.chosen else None

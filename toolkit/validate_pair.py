@@ -23,8 +23,10 @@ from .judge import judge, reference_outputs, with_label_output
 def validate_pair(original: str, artifact: str, eval_data=None, weights=None, input_shapes=(),
                   precision: str | None = None, browser: bool = False, layers: bool = False,
                   seed: int = 0, allow_unsafe_code: bool = False,
-                  label_output: str | None = None, progress=lambda message: None) -> dict:
-    """`progress(message)` is called as each step begins (edgekit.progress)."""
+                  label_output: str | None = None, progress=lambda message: None,
+                  emulation=None) -> dict:
+    """`progress(message)` is called as each step begins (edgekit.progress); `emulation`
+    (EmulationOptions) also runs the artifact under arm64 emulation (edgekit.emulator)."""
     from .targets.registry import format_module
     progress(f"loading {original}")
     source = open_any(original, Path(weights) if weights else None, input_shapes, allow_unsafe_code)
@@ -35,6 +37,7 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
     # as the artifact) has no reference-aware opening and stays as opened
     handle = fmt.open_handle(plain.path, source) if fmt.open_handle is not None else plain
     precision, precision_from = precision_of(handle, precision)
+    userland = _emulator(handle) if emulation else None  # before the slow steps: say what is missing
     data = load_eval(Path(eval_data), source) if eval_data else random_inputs(source, seed)
     progress(f"running the original {source.format} model on {data.samples} samples")
     reference = reference_outputs(source, data)
@@ -47,14 +50,32 @@ def validate_pair(original: str, artifact: str, eval_data=None, weights=None, in
                                         source_accuracy))]
     if browser:
         runs += _browser_rows(handle, source, data, reference, tolerance, source_accuracy, progress)
+    emulated = None
+    if emulation:
+        from .emulator import proof
+        from .emulator.cpus import DEFAULT_CPUS
+        emulated = proof.prove(handle, source, data, reference, tolerance,
+                               emulation.cpus or DEFAULT_CPUS, emulation.samples, userland, progress)
     if layers:
         progress("comparing every layer's output")
     return {"original": str(source.path), "original_format": source.format,
             "original_accuracy": source_accuracy, "artifact": str(handle.path),
             "format": handle.format, "precision": precision, "precision_from": precision_from,
             "data": {"origin": data.origin, "samples": data.samples, "seed": data.seed},
-            "runs": runs, "passed": all(r["passed"] for r in runs if r["available"]),
+            "runs": runs, "emulated": emulated,
+            "passed": all(r["passed"] for r in runs if r["available"]) and (
+                emulated is None or emulated["passed"]),
             "layers": layer_report(source, handle, data, precision) if layers else None}
+
+
+def _emulator(handle):
+    from .emulator.runner import EMULATED_FORMATS
+    from .emulator.userland import find
+    from .errors import UnsupportedError
+    if handle.format not in EMULATED_FORMATS:
+        raise UnsupportedError(f"--emulate arm64 runs {' and '.join(EMULATED_FORMATS)} models; "
+                               f"{handle.path} is {handle.format}")
+    return find()
 
 
 def _row(runtime: str, backend: str, verdict) -> dict:
@@ -103,6 +124,9 @@ def as_text(result: dict) -> str:
                      f"{drift.get('cosine')}  accuracy {accuracy}  "
                      f"{'PASS' if run['passed'] else 'FAIL'}")
         lines += [f"    {problem}" for problem in run["problems"]]
+    if result.get("emulated"):
+        from .report_text import emulated_line
+        lines.append(f"  {emulated_line(result['emulated'])}")
     layers = result.get("layers")
     if layers:
         divergent = layers["first_divergent"]

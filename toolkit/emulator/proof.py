@@ -16,23 +16,9 @@ import numpy as np
 
 from ..drift import class_outputs, compare, violations
 from ..judge import run_in_layout
+from .cpus import ISA_OF, sibling
 from .runner import EmulatedRunner
 
-DEFAULT_SAMPLES = 32
-DEFAULT_CPUS = ("cortex-a53", "neoverse-n1")  # without and with dot-product int8 instructions
-# QEMU's CPU models by the ISA features int8 kernels choose their paths by (XNNPACK and
-# onnxruntime read them at start-up); listed in sibling order
-ISA_CLASSES = {
-    "armv8.0-A (no dot product)": ("cortex-a53", "cortex-a72", "cortex-a57"),
-    "armv8.2-A + dot product": ("cortex-a76", "neoverse-n1", "cortex-a55"),
-    "armv9-A + dot product, i8mm, SVE2": ("cortex-a710", "neoverse-n2"),
-}
-ISA_OF = {cpu: isa for isa, cpus in ISA_CLASSES.items() for cpu in cpus}
-
-
-def sibling(cpu: str) -> str | None:
-    """Another CPU model of the same ISA class, to re-check a disagreement on."""
-    return next((other for other in ISA_CLASSES.get(ISA_OF.get(cpu), ()) if other != cpu), None)
 
 
 def prove(handle, source, data, reference: list[np.ndarray], tolerance, cpus, samples: int,
