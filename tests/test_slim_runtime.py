@@ -64,10 +64,12 @@ def test_the_wheel_holds_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     page = {f"edgekit/web_demo/{n}" for n in ("index.html", "demo.js", "runner.html", "runner.js",
                                               "style.css")}
-    assert page | {"edgekit/targets/tfjs/runner.cjs", "edgekit/cli.py"} <= names
+    assert page | {"edgekit/targets/tfjs/runner.cjs", "edgekit/cli.py", "edgekit/emulator/setup_arm64.sh",
+                   "edgekit/emulator/inside.py", "edgekit/batch/recipe.py"} <= names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert f"Name: {DISTRIBUTION}" in metadata and "Requires-Python: >=3.9" in metadata
     assert "Provides-Extra: runtime" in metadata and "Provides-Extra: convert" in metadata
+    assert "Provides-Extra: batch" in metadata
 
 
 @pytest.fixture(scope="module")
