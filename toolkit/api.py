@@ -13,7 +13,7 @@ with a one-line message on bad input; frameworks load only when a step needs the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 from .options import (BudgetOptions, CalibrationOptions, Callbacks, EmulationOptions, LabelOptions,
                       PathLike, SourceOptions)
@@ -49,7 +49,7 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
             formats: Optional[Tuple[str, ...]] = None,
             budgets: BudgetOptions = BudgetOptions(), source: SourceOptions = SourceOptions(),
             calibration: CalibrationOptions = CalibrationOptions(),
-            prune=None, labels: LabelOptions = LabelOptions(),
+            prune=None, labels: Union[LabelOptions, Tuple[str, ...], str] = LabelOptions(),
             emulation: Optional[EmulationOptions] = None, bench_runs: int = 50,
             max_candidates: Optional[int] = None, seed: int = 0,
             callbacks: Callbacks = Callbacks(), dry_run: bool = False):
@@ -61,10 +61,12 @@ def convert(model: str, target: str, out: Optional[PathLike] = None, *,
 
     `precision` forces one precision, `formats` the output formats, `budgets` the accuracy
     and size budgets in place of the profile's; `prune` is an edgekit.pruning.PruneSpec;
-    `labels` the class names and the output the labels score; `emulation` also proves the
+    `labels` the class names and the output the labels score (a LabelOptions; names alone
+    may be given as they are); `emulation` also proves the
     deliverables under arm64 emulation (edgekit.emulator). Returns an edgekit.pipeline.Result (`.passed`, `.out`, `.report`), or the
     plan's text when `dry_run`."""
     from .pipeline import convert as run
+    labels = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
     return run(model, target, out, eval_data=eval_data, precision=precision, formats=formats,
                max_drop=budgets.max_drop, max_size_mb=budgets.max_size_mb, source_options=source, calibration_options=calibration,
                prune=prune, labels=labels.names, label_output=labels.output,
