@@ -20,7 +20,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -145,7 +145,8 @@ def _run_into(job: Job, folder: Path) -> Outcome:
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # its own group: stopped as a whole
         # Set before the child has imported anything that starts threads (they inherit it).
-        os.sched_setaffinity(process.pid, cpus)
+        with suppress(ProcessLookupError):  # it may have ended already (a bad option)
+            os.sched_setaffinity(process.pid, cpus)
         stopped, peak = _watch(process, job.memory_gb * 1e9, job.timeout_min * 60)
     seconds = round(time.monotonic() - started, 1)
     folder.mkdir(parents=True, exist_ok=True)  # a job that died before writing still records
