@@ -1,7 +1,8 @@
-"""`edgekit batch` end to end on the sample models: one job at a time and on an embedded
-Dask cluster give the same deliverables and drift; a second run keeps every job; a changed
-model re-runs only its jobs; a job that is killed or runs out of memory fails alone; a
-running Dask scheduler gets the jobs with --address; every socket stays on 127.0.0.1."""
+"""`edgekit batch` end to end: on the sample models, one job at a time and on an embedded
+Dask cluster give the same deliverables and drift, every socket on 127.0.0.1, and a second
+run keeps every job; on a tiny ONNX model, a changed model re-runs only its jobs, a job
+that is killed or runs out of memory fails alone, a running Dask scheduler gets the jobs
+with --address."""
 import json
 import re
 import shutil
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import REPO, SAMPLES
+from conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +30,8 @@ model = "{SAMPLES / 'digits_keras.keras'}"
 eval = "{SAMPLES / 'digits_eval.npz'}"
 
 [models.torch]
-model = "digits_torch.py:build"
-weights = "digits_torch.pt"
+model = "{SAMPLES / 'digits_torch.py'}:build"
+weights = "{SAMPLES / 'digits_torch.pt'}"
 eval = "{SAMPLES / 'digits_eval.npz'}"
 
 [batch]
@@ -75,9 +76,7 @@ def host_of(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def test_one_at_a_time_and_on_dask_the_same_then_resumed(tmp_path):
-    for name in ("digits_torch.py", "digits_torch.pt"):
-        shutil.copy(SAMPLES / name, tmp_path / name)
+def test_one_at_a_time_and_on_dask_the_same_then_kept(tmp_path):
     (tmp_path / "edgekit.toml").write_text(RECIPE)
     jobs = [f"{m}/{t}" for m in ("keras", "torch") for t in ("android", "web", "server-cpu")]
 
@@ -109,22 +108,31 @@ def test_one_at_a_time_and_on_dask_the_same_then_resumed(tmp_path):
 
     again = edgekit("batch", "edgekit.toml", "--out", "one", cwd=tmp_path)
     assert again.returncode == 0 and "(0 run, 6 kept)" in again.stdout, again.stdout
-    records = {job: (tmp_path / "one" / job / "job.json").read_text() for job in jobs}
-
-    import torch  # the torch model retrained, a little: only its three jobs run again
-    weights = torch.load(tmp_path / "digits_torch.pt", weights_only=True)
-    first = next(iter(weights))
-    weights[first] = weights[first] * 1.001
-    torch.save(weights, tmp_path / "digits_torch.pt")
-    changed = edgekit("batch", "edgekit.toml", "--out", "one", cwd=tmp_path)
-    assert changed.returncode == 0 and "(3 run, 3 kept)" in changed.stdout, changed.stdout
-    for job in jobs:
-        same = (tmp_path / "one" / job / "job.json").read_text() == records[job]
-        assert same == job.startswith("keras/"), job
 
     gate = edgekit("check", "one/matrix.json", "--junit", "junit.xml", cwd=tmp_path)
     assert gate.returncode == 0, gate.stdout
     assert (tmp_path / "junit.xml").read_text().count("<testcase") == 6
+
+
+def test_a_changed_model_runs_only_its_own_jobs_again(tmp_path, tiny_onnx):
+    for name in ("a.onnx", "b.onnx"):
+        shutil.copy(tiny_onnx, tmp_path / name)
+    (tmp_path / "edgekit.toml").write_text(
+        "[defaults]\nbench-runs = 0\n[targets.server-cpu]\n"
+        '[models.a]\nmodel = "a.onnx"\n[models.b]\nmodel = "b.onnx"\n')
+    first = edgekit("batch", "edgekit.toml", "--out", "out", cwd=tmp_path)
+    assert first.returncode == 0 and "(2 run, 0 kept)" in first.stdout, first.stdout + first.stderr
+    records = {p: p.read_text() for p in (tmp_path / "out").glob("*/*/job.json")}
+    import onnx  # model b retrained, a little
+    model = onnx.load(tmp_path / "b.onnx")
+    weights = next(t for t in model.graph.initializer if t.dims)
+    values = onnx.numpy_helper.to_array(weights) * 1.001
+    weights.CopyFrom(onnx.numpy_helper.from_array(values.astype(values.dtype), weights.name))
+    onnx.save(model, tmp_path / "b.onnx")
+    changed = edgekit("batch", "edgekit.toml", "--out", "out", cwd=tmp_path)
+    assert changed.returncode == 0 and "(1 run, 1 kept)" in changed.stdout, changed.stdout
+    for path, before in records.items():
+        assert (path.read_text() == before) == (path.parts[-3] == "a"), path
 
 
 FAILING = """
@@ -146,7 +154,7 @@ def hog():
 """
 
 
-def test_a_killed_job_and_one_over_its_memory_fail_alone(tmp_path):
+def test_a_killed_job_and_one_over_its_memory_fail_alone(tmp_path, tiny_onnx):
     (tmp_path / "failing.py").write_text(FAILING)
     (tmp_path / "edgekit.toml").write_text(f"""
 [defaults]
@@ -160,8 +168,7 @@ input-shape = ["1,4"]
 model = "failing.py:hog"
 input-shape = ["1,4"]
 [models.digits]
-model = "{SAMPLES / 'digits_keras.keras'}"
-eval = "{SAMPLES / 'digits_eval.npz'}"
+model = "{tiny_onnx}"
 [batch]
 memory-gb = 3
 """)
@@ -182,15 +189,14 @@ memory-gb = 3
     assert "(2 run, 1 kept)" in again.stdout
 
 
-def test_jobs_go_to_a_running_scheduler_and_their_outputs_come_back(tmp_path):
+def test_jobs_go_to_a_running_scheduler_and_their_outputs_come_back(tmp_path, tiny_onnx):
     from distributed import LocalCluster
     (tmp_path / "edgekit.toml").write_text(f"""
 [defaults]
 bench-runs = 0
 [targets.server-cpu]
 [models.digits]
-model = "{SAMPLES / 'digits_keras.keras'}"
-eval = "{SAMPLES / 'digits_eval.npz'}"
+model = "{tiny_onnx}"
 """)
     with LocalCluster(host="127.0.0.1", n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},

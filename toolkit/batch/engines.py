@@ -86,7 +86,7 @@ def _client(workers: int, need: int, address: str | None, warn):
     from distributed import Client
     if address:
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as error:
             raise InputError(f"cannot reach the Dask scheduler at {address}: {first_line(error)}") from None
         with client:
