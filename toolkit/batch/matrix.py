@@ -13,7 +13,7 @@ from .. import __version__, json_shape
 from ..errors import EdgekitError
 from ..safe_files import read_text
 from ..gate import FAIL, Finding, Limits, Tolerances, check, load_report, outcome
-from ..json_shape import NUMBER, Nullable
+from ..json_shape import Nullable
 from .jobs import JOB_RECORD, Job
 
 KIND = "edgekit-matrix"
