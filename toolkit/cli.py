@@ -12,6 +12,10 @@ import sys
 import click
 
 from . import __version__, interrupts
+from .cli_batch import FromRecipe, batch
+from .cli_emulator import emulator
+from .cli_options import (ALLOW_UNSAFE_CODE, EMULATE, EMULATE_CPU, EMULATE_SAMPLES,
+                          EXIT_BUDGET_FAILED, QUIET, emulation, progress_on_stderr)
 from .errors import EdgekitError
 from .extras import missing_dependency
 from .options import DEFAULT_CALIBRATION_SAMPLES
@@ -20,7 +24,6 @@ from .targets.registry import OUTPUT_FORMATS  # a table: imports no framework
 
 CALIBRATED = [name for name, precision in PRECISIONS.items() if precision.needs_calibration]
 
-EXIT_BUDGET_FAILED = 2
 QUICK_CANDIDATES, QUICK_RUNS = 3, 20  # --quick
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): tells a bug apart from a user error (1)
 
@@ -79,43 +82,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-ALLOW_UNSAFE_CODE = click.option(
-    "--allow-unsafe-code", is_flag=True,
-    help="Load a model you trust although it carries code: Keras Lambda layers, SavedModel "
-         "graphs that touch files or Python. Off by default.")
-
-
 def _profile_names() -> list[str]:
     from .targets.profiles import PROFILES
     return list(PROFILES)
-
-
-EMULATE = click.option(
-    "--emulate", type=click.Choice(["arm64"]),
-    help="Also run the artifact under arm64 emulation (QEMU), on the target's CPU models or "
-         "--emulate-cpu, against the source and the x86 run (edgekit emulator setup first).")
-EMULATE_SAMPLES = click.option("--emulate-samples", default=32, show_default=True,
-                               type=click.IntRange(min=1), help="Evaluation samples run under emulation.")
-EMULATE_CPU = click.option("--emulate-cpu", "emulate_cpus", multiple=True, metavar="CPU",
-                           help="A QEMU CPU model to emulate (repeatable), e.g. cortex-a53, cortex-a76, "
-                                "neoverse-n1 [the profile's; validate: cortex-a53 and neoverse-n1].")
-
-
-def _emulation(emulate, samples, cpus):
-    from .options import EmulationOptions
-    return EmulationOptions(emulate, samples, cpus) if emulate else None
-
-
-QUIET = click.option(
-    "--quiet", "-q", is_flag=True,
-    help="No progress on stderr (results, warnings and errors still print).")
-
-
-def _progress(quiet: bool):
-    """Progress of the command on stderr (edgekit.progress: a live status on a terminal,
-    timestamped lines in a CI log); stdout stays for results."""
-    from .progress import Progress
-    return Progress(quiet)
 
 
 @click.group(cls=EdgekitCLI, context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,22 +93,8 @@ def cli():
     """Convert trained models for edge devices and prove every artifact in its own runtime."""
 
 
-class FromRecipe(click.Command):
-    """`convert NAME --recipe FILE`: NAME is a model entry of the recipe (edgekit.batch.recipe),
-    whose options for --target fill every option the command line does not give."""
-
-    def invoke(self, ctx):
-        if ctx.params.get("recipe"):
-            from click.core import ParameterSource
-
-            from .batch.recipe import load
-            recipe = load(ctx.params["recipe"])
-            entry = recipe.entry(ctx.params["model"])
-            for name, value in recipe.options_for(entry, ctx.params["target"]).items():
-                if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
-                    ctx.params[name] = value
-            ctx.params["model"] = entry.model
-        return super().invoke(ctx)
+cli.add_command(batch)
+cli.add_command(emulator)
 
 
 @cli.command(cls=FromRecipe)
@@ -214,7 +169,7 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
     Exit codes: 0 all artifacts passed, 1 user error, 2 a budget or tolerance failed.
     """
     del recipe  # already applied to the options (FromRecipe)
-    with _progress(quiet) as progress:
+    with progress_on_stderr(quiet) as progress:
         # the first step starts before edgekit's own modules and the frameworks load (seconds
         # of imports on a busy CI runner)
         progress(f"loading {model}" + (f" and {eval_data}" if eval_data else ""))
@@ -229,7 +184,7 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
             calibration=CalibrationOptions(calib, calib_method, calib_samples, calib_preprocess),
             prune=PruneSpec(prune_sparsity, prune_method, train, epochs) if prune_sparsity else None,
             labels=LabelOptions(labels or (), label_output),
-            emulation=_emulation(emulate, emulate_samples, emulate_cpus), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
+            emulation=emulation(emulate, emulate_samples, emulate_cpus), bench_runs=min(bench_runs, QUICK_RUNS) if quick else bench_runs,
             max_candidates=min(max_candidates or QUICK_CANDIDATES, QUICK_CANDIDATES) if quick
             else max_candidates, seed=seed,
             callbacks=Callbacks(progress, progress.warn), dry_run=dry_run)
@@ -239,61 +194,6 @@ def convert(model, target, recipe, out, eval_data, formats, precision, max_drop,
     from .report_text import summary
     click.echo(summary(result.report, result.out, wide=wide))
     return 0 if result.passed else EXIT_BUDGET_FAILED
-
-
-@cli.command()
-@click.argument("recipe", type=click.Path())
-@click.option("--out", "-o", default="edgekit-batch", show_default=True, type=click.Path(),
-              help="Folder for the jobs' output folders (OUT/MODEL/TARGET) and the matrix.")
-@click.option("--jobs", "-j", "workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Jobs at once: more than 1 runs them on an embedded Dask cluster on "
-                   "127.0.0.1 (pip install 'edgekit-toolkit[batch]'), each on its own CPUs.")
-@click.option("--address", envvar="DASK_SCHEDULER_ADDRESS", metavar="tcp://HOST:PORT",
-              help="Run the jobs on this Dask scheduler instead [$DASK_SCHEDULER_ADDRESS].")
-@click.option("--force", is_flag=True, help="Run every job, also those whose inputs and "
-              "options are unchanged since their last run.")
-@QUIET
-def batch(recipe, out, workers, address, force, quiet):
-    """Run every model x target job of RECIPE (an edgekit.toml), each as `edgekit convert`
-    in its own process, and write OUT/matrix.json, matrix.md and matrix.html.
-
-    Jobs whose inputs (file hashes and options) are unchanged since they last ended with
-    a report are kept. Gate the matrix with `edgekit check OUT/matrix.json`.
-    Exit codes: 0 every job passed, 2 a job failed or did not finish, 1 user error.
-    """
-    from pathlib import Path
-
-    from .batch import run_batch
-    from .batch.matrix import markdown
-    with _progress(quiet) as progress:
-        result = run_batch(recipe, out, workers=workers, address=address, force=force,
-                           progress=progress, warn=progress.warn)
-    click.echo(markdown(result.matrix).rstrip())
-    click.echo(f"\nmatrix: {Path(out) / 'matrix.json'} ({result.ran} run, {result.reused} kept)")
-    return 0 if result.passed else EXIT_BUDGET_FAILED
-
-
-@cli.group()
-def emulator():
-    """The arm64 emulator that `--emulate arm64` runs artifacts in (QEMU user mode)."""
-
-
-@emulator.command("setup")
-@click.option("--cache", type=click.Path(), help="Folder to build it in [$EDGEKIT_ARM64_CACHE, "
-              "else ~/.cache/edgekit/arm64].")
-@QUIET
-def emulator_setup(cache, quiet):
-    """Build (or bring up to date) the arm64 userland: Debian's arm64 Python, aarch64 wheels
-    of numpy, ai-edge-litert and onnxruntime at this host's versions, and QEMU 10's static
-    qemu-aarch64, from Debian's mirror and PyPI, without touching the host's packages
-    (about 160 MB to download, 330 MB on disk, 30 s). Needs apt-get and dpkg-deb."""
-    from pathlib import Path
-
-    from .emulator.userland import setup
-    with _progress(quiet) as progress:
-        userland = setup(Path(cache) if cache else None, progress)
-    click.echo(f"arm64 emulator ready: {userland.folder}")
-    return 0
 
 
 @cli.command()
@@ -359,14 +259,14 @@ def validate(original, artifact, eval_data, precision, browser, layers, emulate,
              emulate_cpus, label_output, weights, input_shapes, allow_unsafe_code, as_json, quiet):
     """Run ARTIFACT in its runtime and compare it with ORIGINAL, judged with the tolerance
     of the artifact's precision. Exit 2 when it fails."""
-    with _progress(quiet) as progress:
+    with progress_on_stderr(quiet) as progress:
         from .api import Callbacks, SourceOptions
         from .api import validate as run_validate
         from .validate_pair import as_text
         result = run_validate(original, artifact, eval_data=eval_data, precision=precision,
                               browser=browser, layers=layers, label_output=label_output,
                               source=SourceOptions(weights, input_shapes, allow_unsafe_code),
-                              emulation=_emulation(emulate, emulate_samples, emulate_cpus),
+                              emulation=emulation(emulate, emulate_samples, emulate_cpus),
                               callbacks=Callbacks(progress, progress.warn))
     click.echo(json.dumps(result, indent=2) if as_json else as_text(result))
     return 0 if result["passed"] else EXIT_BUDGET_FAILED
@@ -390,7 +290,7 @@ def demo(artifact, port):
     if artifact:
         model_dir = web.find_model_dir(Path(artifact))
     else:
-        with _progress(False) as progress:  # the sample is converted on first use
+        with progress_on_stderr(False) as progress:  # the sample is converted on first use
             model_dir = web.sample_model(progress)
     web.check_metadata(model_dir)
     try:
@@ -425,7 +325,7 @@ def bench(model, target, threads, runs, warmup, input_shapes, allow_unsafe_code,
     Needs only the model's runtime (pip install 'edgekit-toolkit[runtime]' gives numpy, click,
     ai-edge-litert and onnxruntime), so it runs on the device itself.
     """
-    with _progress(quiet) as progress:
+    with progress_on_stderr(quiet) as progress:
         progress(f"loading {model}")
         from .api import Callbacks, SourceOptions
         from .api import bench as run_bench
