@@ -92,5 +92,4 @@ INT8 = Precision(
     needs_calibration=True,
     summary="int8 weights and activations (calibrated), per-channel weights",
     integer_math=True,
-    float_layer_retries=True,
 )

@@ -19,7 +19,8 @@ def onnx(src, dst, ctx, handle) -> None:
 
 
 def tfjs(ctx) -> dict:
-    return {"uint8": True}
+    # weights kept in float (ranked by edgekit.targets.tfjs.sensitivity) are stored float16
+    return {"uint8": True, **({"float16": list(ctx.float_nodes)} if ctx.float_nodes else {})}
 
 
 INT8_DYNAMIC = Precision(

@@ -35,9 +35,6 @@ class Precision:
     needs_calibration: bool = False  # activations are quantized: ranges must be measured
     summary: str = ""
     integer_math: bool = False  # kernels multiply in integers (the roofline's int8 peak)
-    # a candidate out of budget is retried with the layers it damages most kept in float
-    # (edgekit.candidates), where the route's converter can do that
-    float_layer_retries: bool = False
     # `validate --layers`: below this cosine against the original, a layer has diverged
     layer_cosine: float = 0.98
 

@@ -41,9 +41,9 @@ class Converter:
     # and whether that reaches models converted from its output
     nondeterminism: str = ""
     nondeterminism_propagates: bool = True
-    # can keep named layers in float when quantizing (StepContext.float_nodes): the search's
-    # int8 follow-ups are offered only for such converters
-    keeps_float: bool = False
+    # precisions at which it can keep named layers in float (StepContext.float_nodes): the
+    # search's "layers kept in float" follow-ups are offered only there
+    keeps_float: tuple[str, ...] = ()
     # option variants worth a try when this converter fails with a given message:
     # (failure text) -> edgekit.search.Variant instances (converter options as data)
     variants: Callable | None = None

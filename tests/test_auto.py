@@ -88,3 +88,48 @@ def test_without_calibration_data_full_int8_is_skipped_with_the_reason(tiny_kera
     int8 = next(c for c in result.report["search"]["tflite"]["candidates"] if c["precision"] == "int8")
     assert int8["status"] == "skipped" and int8["why"] == "no calibration data (--calib or --eval)"
     assert result.report["deliverables"][0]["precision"] != "int8"
+
+
+@pytest.fixture(scope="module")
+def outlier_keras(tmp_path_factory):
+    """An embedding net whose second kernel holds one row of huge weights fed by a unit that
+    is always 0 (dead ReLU): harmless in float, but TF.js stores each weight as uint8 over
+    its whole range, which rounds every ordinary weight of that kernel to 0 or one step."""
+    import keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((64,), name="x")
+    features = keras.layers.Dense(128, activation="relu", name="features")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(32, name="embedding")(features))
+    kernel, bias = model.get_layer("features").get_weights()
+    kernel[:, 0], bias[0] = 0.0, -1.0  # unit 0 never fires
+    model.get_layer("features").set_weights([kernel, bias])
+    kernel, bias = model.get_layer("embedding").get_weights()
+    kernel[0, :] = 200.0
+    model.get_layer("embedding").set_weights([kernel, bias])
+    folder = tmp_path_factory.mktemp("outlier")
+    np.savez(folder / "eval.npz", x=np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32))
+    model.save(folder / "outlier.keras")
+    return folder
+
+
+def test_tfjs_uint8_weights_keep_the_outlier_kernel_in_float16(outlier_keras, tmp_path):
+    result = edgekit.convert(str(outlier_keras / "outlier.keras"), "web", tmp_path / "out",
+                             eval_data=outlier_keras / "eval.npz", bench_runs=0)
+    search = result.report["search"]["tfjs"]
+    dynamic = [c for c in search["candidates"] if c["precision"] == "int8-dynamic"]
+    assert dynamic[0]["variant"] is None and dynamic[0]["status"] == "failed"
+    assert "SQNR" in dynamic[0]["why"]
+    chosen, = [c for c in search["candidates"] if c["status"] == "chosen"]
+    assert (chosen["precision"], chosen["variant"]) == ("int8-dynamic", "float1")
+    assert "embedding" in search["float_ranking"][0]["tensor"]
+    assert "embedding" in chosen["variant_note"] and "features" not in chosen["variant_note"]
+    deliverable, = result.report["deliverables"]
+    assert deliverable["precision"] == "int8-dynamic" and deliverable["variant"] == "float1"
+    folder = result.out / deliverable["path"]
+    manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
+    dtypes = {w["name"]: (w.get("quantization") or {}).get("dtype") for g in manifest for w in g["weights"]}
+    kept = [name for name, dtype in dtypes.items() if dtype == "float16"]
+    assert len(kept) == 1 and "embedding" in kept[0] and "BiasAdd" not in kept[0], dtypes
+    assert all(dtype == "uint8" for name, dtype in dtypes.items() if name not in kept), dtypes
+    artifact, = [a for a in result.report["artifacts"] if a["path"].split("/")[0] == deliverable["artifact"]]
+    assert min(d["sqnr_db"] for d in artifact["drift_per_output"]) >= 20

@@ -135,7 +135,7 @@ def test_layers_kept_in_float_stop_at_a_share_of_the_graph():
     from edgekit.candidates import MAX_FLOAT_SHARE, Followups
     ranking = [SimpleNamespace(tensor=f"t{i}", nodes=(f"n{i}",)) for i in range(20)]
     followups = Followups((), lambda c: ranking)
-    quantizer = SimpleNamespace(tool="quantizer", keeps_float=True)
+    quantizer = SimpleNamespace(tool="quantizer", keeps_float=("int8",))
     tried, trial = [], Trial(Candidate("tflite", (quantizer,), "int8"), FAILED)
     while True:
         following = followups(trial)
@@ -170,3 +170,35 @@ def test_a_noisy_timing_is_uncertain_by_its_median_not_by_its_spread():
     slow = Trial(candidate("int8-dynamic"), PASSED, p50_ms=4.04, p50_noise=noise)
     fp32 = Trial(candidate("fp32"), PASSED, p50_ms=1.42, p50_noise=median_noise(0.05, 50))
     assert faster(fp32, slow) and not faster(slow, fp32)
+
+
+def test_layers_kept_in_float_keep_the_options_that_made_the_route_work():
+    """MiniLM for web: int8-dynamic only converts with onnx2tf given a batch of 1, and its
+    float follow-ups must keep that option (a plain onnx2tf fails again), be ranked on the
+    model those options make, and key its earlier steps as the option variant did (so the
+    6-minute onnx2tf step is made once)."""
+    from types import SimpleNamespace
+
+    from edgekit.candidates import Followups
+    from edgekit.workshop import Workshop
+    ranking = [SimpleNamespace(tensor=f"w{i}", nodes=(f"w{i}",)) for i in range(8)]
+    ranked = []
+    followups = Followups((), lambda c: ranked.append(c.variant.options) or ranking)
+    onnx2tf = SimpleNamespace(source="onnx", dest="savedmodel", tool="onnx2tf", keeps_float=())
+    tfjs = SimpleNamespace(source="savedmodel", dest="tfjs", tool="tensorflowjs",
+                           keeps_float=("int8-dynamic",))
+    batch1 = Variant("onnx2tf-batch1", options=(("onnx2tf", "-ois"),), note="a batch of 1")
+    first = Candidate("tfjs", (onnx2tf, tfjs), "int8-dynamic", batch1)
+    second, = followups(Trial(first, FAILED))
+    third, = followups(Trial(second, FAILED))
+    assert [c.variant.label for c in (first, second, third)] == [
+        "onnx2tf-batch1", "onnx2tf-batch1+float1", "onnx2tf-batch1+float2"]
+    assert third.variant.options == batch1.options and third.variant.float_nodes == ("w0", "w1")
+    assert third.variant.note == "a batch of 1; kept in float: w0, w1"
+    assert ranked == [batch1.options]  # ranked once, on the model the options make
+    keys = [Workshop.key_of(c) for c in (first, second, third)]
+    assert keys[0][0] == keys[1][0] == keys[2][0] and len({k[1] for k in keys}) == 3
+    assert "float2" in third.describe()
+    # a route whose last converter cannot keep layers in float at this precision: no follow-up
+    plain = Candidate("tfjs", (onnx2tf, tfjs), "fp16", batch1)
+    assert followups(Trial(plain, FAILED)) == []

@@ -8,14 +8,17 @@ The order for one output format (see edgekit.search for why):
 A precision that needs calibration data is skipped (with the reason) when there is none.
 
 Follow-ups of a failed candidate come right behind it:
-- int8 out of budget: the layers int8 damages most kept in float, 1, 2, 4, ... of them
-  (ranked once per route by the format's `rank_layers`), at most MAX_FLOAT_SHARE of them,
-  unless the profile needs a fully integer model;
+- a quantized candidate out of budget, where the route's last converter can keep layers
+  in float at its precision (Converter.keeps_float: int8 for TFLite and ONNX, int8-dynamic
+  for TF.js's uint8 weights): the layers the precision damages most kept in float, 1, 2,
+  4, ... of them (ranked once per route and options by the format's `rank_layers`), at
+  most MAX_FLOAT_SHARE of them, unless the profile needs a fully integer model;
 - a converter that failed may offer option variants (Converter.variants: e.g. onnx2tf
   flags), each tried once.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 from .quantize import PRECISIONS
@@ -62,13 +65,19 @@ def combined(variants: list[Variant], base: Variant = Variant()) -> Variant:
 
 def describe_order(source, fmt: str, policy: tuple[str, ...], constraints=()) -> list[str]:
     """The order as lines, for --dry-run."""
+    candidates = list(ordered(source, fmt, policy))
     lines = [candidate.describe() + ("" if candidate.precision in policy else "  [baseline only]")
-             for candidate in ordered(source, fmt, policy)]
+             for candidate in candidates]
     if "full-int8" not in constraints:
+        retried = dict.fromkeys(c.precision for c in candidates if _keeps_float(c))
         lines += [f"after a {p} candidate breaks the budget: the same with the layers {p} "
-                  "damages most kept in float (1, 2, 4, ...)"
-                  for p in policy if PRECISIONS[p].float_layer_retries]
+                  "damages most kept in float (1, 2, 4, ...)" for p in retried]
     return lines
+
+
+def _keeps_float(candidate: Candidate) -> bool:
+    """Whether the route's last converter can keep ranked layers in float at this precision."""
+    return candidate.precision in candidate.route[-1].keeps_float
 
 
 class Followups:
@@ -79,11 +88,12 @@ class Followups:
         self.constraints = constraints
         self.rank = rank  # candidate -> layers ranked worst first (edgekit.quantize.sensitivity)
         self.rankings: dict[tuple, list] = {}
+        self.bases: dict[tuple, Variant] = {}  # what each ranking's float variants build on
 
     def __call__(self, trial: Trial) -> list[Candidate]:
         candidate = trial.candidate
-        if trial.status == FAILED and PRECISIONS[candidate.precision].float_layer_retries \
-                and candidate.route[-1].keeps_float and "full-int8" not in self.constraints:
+        if trial.status == FAILED and _keeps_float(candidate) \
+                and "full-int8" not in self.constraints:
             return self._more_in_float(candidate)
         if trial.status == ERROR and not candidate.variant.float_nodes:
             return [Candidate(candidate.fmt, candidate.route, candidate.precision, variant)
@@ -92,20 +102,21 @@ class Followups:
 
     def _more_in_float(self, candidate: Candidate) -> list[Candidate]:
         from .quantize.sensitivity import float_nodes
-        key = candidate.tools
-        if key not in self.rankings:
-            self.rankings[key] = self.rank(candidate)
-        ranking = self.rankings[key]
-        count = candidate.variant.layers_in_float
+        had = candidate.variant
+        key = (candidate.tools, candidate.precision, had.options)  # options change the model
+        if key not in self.rankings:  # the first failure: the variant without layers in float
+            self.rankings[key], self.bases[key] = self.rank(candidate), had
+        ranking, base = self.rankings[key], self.bases[key]
+        count = had.layers_in_float
         most = max(1, int(len(ranking) * MAX_FLOAT_SHARE)) if len(ranking) > 1 else 0
         following = 1 if count == 0 else min(count * 2, most)
         if following <= count or following > most:
             return []
         layers = ranking[:following]
+        kept = "kept in float: " + ", ".join(layer.tensor for layer in layers)
         return [Candidate(candidate.fmt, candidate.route, candidate.precision,
-                          Variant(f"float{following}", float_nodes(layers),
-                                  layers_in_float=following,
-                                  note="kept in float: " + ", ".join(l.tensor for l in layers)))]
+                          replace(base, float_nodes=float_nodes(layers), layers_in_float=following,
+                                  note="; ".join(filter(None, (base.note, kept)))))]
 
 
 def _converter_variants(candidate: Candidate, reason: str) -> list[Variant]:

@@ -53,7 +53,7 @@ def deploy(outcome, workshop, work: Path, context, profile_name: str) -> dict | 
             "shapes": product.shapes, "fixed_shape": fixed_shape(handle),
             "emulated": product.emulated,
             "precision": handle.precision, "route": list(outcome.chosen.candidate.tools),
-            "variant": outcome.chosen.candidate.variant.name or None,
+            "variant": outcome.chosen.candidate.variant.label or None,
             "candidate": outcome.chosen.candidate.describe(),
             "artifact": product.folder, "size_bytes": outcome.chosen.size_bytes,
             "sha256": sha256, "metadata": str((target / METADATA).relative_to(work))}
@@ -73,7 +73,7 @@ def describe(handle, product, context, source, sha256: str) -> dict:
         "format": "edgekit-deploy-metadata", "version": METADATA_VERSION,
         "model_format": handle.format, "precision": handle.precision,
         "source": context.source_name, "route": [c.tool for c in product.route],
-        "variant": product.variant.name or None, "sha256": sha256,
+        "variant": product.variant.label or None, "sha256": sha256,
         "inputs": inputs, "outputs": outputs,
         "source_outputs": [tensor(s) for s in source.outputs],
         # which of the model's outputs is which of the source's (an app that reads outputs

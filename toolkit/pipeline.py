@@ -236,8 +236,10 @@ def _rank_layers(candidate, workshop: Workshop) -> list:
     ranker = format_module(candidate.fmt).rank_layers
     if ranker is None:
         return []
-    workshop.progress(f"      ranking {candidate.fmt} layers by int8 damage")
-    return ranker(workshop.fp32_input_of(candidate), workshop.context)
+    workshop.progress(f"      ranking {candidate.fmt} layers by {candidate.precision} damage")
+    return ranker(workshop.fp32_input_of(candidate),
+                  replace(workshop.context, precision=candidate.precision,
+                          options=candidate.variant.options))
 
 
 def _static_from_data(source, data):

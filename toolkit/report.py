@@ -102,7 +102,7 @@ def _search(outcome, record: Record, rows: list[dict]) -> dict:
             r["path"].split("/")[0] == product.folder for r in rows)
         candidates.append({
             "candidate": candidate.describe(), "route": list(candidate.tools),
-            "precision": candidate.precision, "variant": candidate.variant.name or None,
+            "precision": candidate.precision, "variant": candidate.variant.label or None,
             "variant_note": candidate.variant.note or None,
             "status": "chosen" if trial.chosen else trial.status,
             "in_policy": candidate.precision in outcome.policy,
@@ -133,7 +133,7 @@ def _artifact(product, source_accuracy, work: Path, fp32_sizes: dict) -> dict:
         c is route[-1] or c.nondeterminism_propagates)))
     return {
         "format": handle.format, "precision": handle.precision,
-        "variant": product.variant.name or None,
+        "variant": product.variant.label or None,
         "path": str(Path(handle.path).relative_to(work)),
         "size_bytes": size, "sha256": digest(Path(handle.path), handle.files()),
         "byte_reproducible": not reasons,

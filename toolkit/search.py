@@ -29,11 +29,18 @@ NOISE = 0.05  # relative p50 difference below which two timings are a tie (measu
 @dataclass(frozen=True)
 class Variant:
     """What tells apart two candidates of one route and precision."""
-    name: str = ""  # "" for the plain conversion, e.g. "float4" or "onnx2tf-dgc"
-    float_nodes: tuple[str, ...] = ()  # graph nodes kept in float (int8)
+    name: str = ""  # the options' name: "" for the plain conversion, e.g. "onnx2tf-dgc"
+    float_nodes: tuple[str, ...] = ()  # graph nodes (or weights) kept in float
     layers_in_float: int = 0  # how many ranked layers those nodes stand for
     options: tuple[tuple[str, object], ...] = ()  # converter options, e.g. (("onnx2tf", "-dgc"),)
     note: str = ""  # why this variant exists, for the report
+
+    @property
+    def label(self) -> str:
+        """The name shown and keyed on: the options' name, then "floatN" for N layers kept in
+        float (the route's earlier steps take only the options, so they are made once)."""
+        kept = f"float{self.layers_in_float}" if self.layers_in_float else ""
+        return "+".join(filter(None, (self.name, kept)))
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class Candidate:
         return tuple(c.tool for c in self.route)
 
     def describe(self) -> str:
-        variant = f" [{self.variant.name}]" if self.variant.name else ""
+        variant = f" [{self.variant.label}]" if self.variant.label else ""
         return f"{self.fmt} {self.precision} via {' -> '.join(self.tools) or 'copy'}{variant}"
 
 
@@ -127,7 +134,7 @@ def _with_learned_options(candidate: Candidate, outcome: Outcome) -> Candidate:
     """A plain candidate whose route an options variant already made work (e.g. onnx2tf
     with -kat for the fp32 baseline) starts with those options: the plain route would only
     fail again for the next precision."""
-    if candidate.variant.name:
+    if candidate.variant.label:
         return candidate
     for trial in outcome.trials:
         learned = trial.candidate

@@ -44,7 +44,7 @@ class Product:
 def _step_key(converter, precision: str, variant: Variant) -> tuple:
     """One step of a route, as the products are keyed (a tool may make several formats:
     onnx2tf writes a SavedModel and a TFLite model)."""
-    return (converter.source, converter.dest, converter.tool, precision, variant.name)
+    return (converter.source, converter.dest, converter.tool, precision, variant.label)
 
 
 def _part_for(variant: Variant, converter) -> Variant:
@@ -52,6 +52,14 @@ def _part_for(variant: Variant, converter) -> Variant:
     options addressed to that step's tool (e.g. onnx2tf flags), under the variant's name."""
     options = tuple((tool, value) for tool, value in variant.options if tool == converter.tool)
     return Variant(variant.name, options=options) if options else Variant()
+
+
+def _steps(candidate: Candidate) -> list[tuple]:
+    """(converter, precision, variant) of each step: fp32 up to the last, which makes the
+    candidate's precision with its whole variant."""
+    steps = [(converter, "fp32", _part_for(candidate.variant, converter))
+             for converter in candidate.route[:-1]]
+    return steps + [(candidate.route[-1], candidate.precision, candidate.variant)]
 
 
 LOGS = "logs"  # OUT/logs/NN_step.log: each step's full tool output
@@ -147,9 +155,16 @@ class Workshop:
 
     def produce(self, candidate: Candidate) -> Product:
         """The candidate's model, making (or reusing) the fp32 models its route passes through."""
-        steps = [(converter, "fp32", _part_for(candidate.variant, converter))
-                 for converter in candidate.route[:-1]]
-        steps.append((candidate.route[-1], candidate.precision, candidate.variant))
+        return self._walk(candidate, _steps(candidate))
+
+    def fp32_input_of(self, candidate: Candidate):
+        """The fp32 model the candidate's last converter starts from (for layer rankings),
+        made with the candidate's own options (e.g. onnx2tf's), as the candidate's is."""
+        if len(candidate.route) == 1:
+            return self.source
+        return self._walk(candidate, _steps(candidate)[:-1]).verdict.handle
+
+    def _walk(self, candidate: Candidate, steps: list) -> Product:
         key: tuple = ()
         handle = self.source
         for number, (converter, precision, variant) in enumerate(steps):
@@ -161,17 +176,11 @@ class Workshop:
             handle = self.products[key].verdict.handle
         return self.products[key]
 
-    def fp32_input_of(self, candidate: Candidate):
-        """The fp32 model the candidate's last converter starts from (for layer rankings)."""
-        if len(candidate.route) == 1:
-            return self.source
-        return self.produce(Candidate(candidate.fmt, candidate.route[:-1], "fp32")).verdict.handle
-
     def _make(self, key: tuple, converter, precision: str, variant: Variant, parent, route) -> None:
         folder = self._folder(converter.dest, precision, variant)
         self.progress(f"[{folder[:2]}] {converter.source} -> {converter.dest}"
                       f"{'' if precision == 'fp32' else ' at ' + precision}"
-                      f"{' [' + variant.name + ']' if variant.name else ''} ({converter.tool})")
+                      f"{' [' + variant.label + ']' if variant.label else ''} ({converter.tool})")
         (self.work / folder).mkdir()
         ctx = replace(self.context, precision=precision, float_nodes=variant.float_nodes,
                       options=variant.options, log=self.work / LOGS / f"{folder}.log")
@@ -192,7 +201,7 @@ class Workshop:
     def _folder(self, fmt: str, precision: str, variant: Variant) -> str:
         self._folders += 1
         suffix = "" if precision == "fp32" else f"_{precision}"
-        name = f"_{variant.name}" if variant.name else ""
+        name = f"_{variant.label}" if variant.label else ""
         return f"{self._folders:02d}_{fmt}{suffix}{name}"
 
     def discard(self, trial: Trial) -> None:
@@ -204,8 +213,7 @@ class Workshop:
 
     @staticmethod
     def key_of(candidate: Candidate) -> tuple:
-        steps = [_step_key(c, "fp32", _part_for(candidate.variant, c)) for c in candidate.route[:-1]]
-        return tuple(steps) + (_step_key(candidate.route[-1], candidate.precision, candidate.variant),)
+        return tuple(_step_key(*step) for step in _steps(candidate))
 
     def product_of(self, candidate: Candidate) -> Product | None:
         return self.products.get(self.key_of(candidate))

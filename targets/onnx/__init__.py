@@ -250,7 +250,7 @@ def rank_layers(handle: ModelHandle, ctx):
 
 QUANTIZER = Converter("onnx", "onnx", "onnxruntime.quantization", quantize,
                       ("onnxruntime", "onnx"), precisions=("fp16", "int8-dynamic", "int8"),
-                      keeps_float=True)
+                      keeps_float=("int8",))
 
 CONVERTERS = (
     Converter("torch", "onnx", "torch.onnx.export", from_torch, ("torch", "onnx")),

@@ -200,9 +200,9 @@ def from_savedmodel(source: ModelHandle, out_dir: Path, ctx) -> ModelHandle:
         _convert(source, target, remap, quantization, log)
         unquantizable = _nonfinite_weights(target) if quantization else []
         if unquantizable:  # the model.json no browser can parse: again, those kept float32
-            others = _weight_names(unquantizable, target)
+            others = _excluding(quantization, unquantizable, target)
             shutil.rmtree(target)
-            _convert(source, target, remap, {dtype: others for dtype in quantization}, log)
+            _convert(source, target, remap, others, log)
     except Exception as error:
         raise ConversionError(f"savedmodel -> tfjs ({ctx.precision})", str(source.path),
                               first_line(error)) from error
@@ -259,11 +259,33 @@ def _nonfinite_weights(target: Path) -> list[str]:
             if not all(finite(v) for v in (weight.get("quantization") or {}).values())]
 
 
-def _weight_names(excluded: list[str], target: Path) -> list[str]:
-    """The other weights, as tensorflowjs patterns (fnmatch: brackets in a name escaped)."""
+def _excluding(quantization: dict, excluded: list[str], target: Path) -> dict:
+    """The quantization map with the `excluded` weights left float32: each dtype's weights
+    named one by one, as tensorflowjs' fall-through would quantize every weight not listed
+    (patterns fnmatch-escaped: brackets in a name)."""
     import glob
-    return [glob.escape(weight["name"]) for weight in _weights(target)
-            if weight["name"] not in excluded]
+
+    from tensorflowjs.quantization import QUANTIZATION_OPTION_TO_DTYPES, map_layers_to_quantization_dtype
+    chosen = map_layers_to_quantization_dtype([weight["name"] for weight in _weights(target)],
+                                              quantization)
+    return {option: [glob.escape(name) for name, dtype in chosen.items()
+                     if dtype == QUANTIZATION_OPTION_TO_DTYPES[option] and name not in excluded]
+            for option in quantization}
+
+
+def convert_plain(source: ModelHandle, target: Path, ctx) -> None:
+    """The fp32 conversion into `target` (no metadata, no notes), with the options of the
+    step that asks: what a weight ranking reads."""
+    if target.exists():
+        shutil.rmtree(target)
+    _convert(source, target, (tfjs_graph.TOOL, "no-remap") not in ctx.options, None,
+             ctx.log_file("tensorflowjs"))
+
+
+def rank_layers(handle: ModelHandle, ctx):
+    """Weights of a TF.js conversion of the SavedModel `handle`, ranked by uint8 damage."""
+    from .sensitivity import rank_layers as rank
+    return rank(handle, ctx)
 
 
 METADATA_FILE = "edgekit.json"
@@ -303,7 +325,7 @@ CONVERTERS = (
     Converter("savedmodel", "tfjs", "tensorflowjs", from_savedmodel, ("tensorflowjs", "tensorflow"),
               lacks=lacking_in_savedmodel,
               variants=tfjs_graph.variants,
-              precisions=("fp32", "fp16", "int8-dynamic"),
+              precisions=("fp32", "fp16", "int8-dynamic"), keeps_float=("int8-dynamic",),
               nondeterminism="model.json lists node attributes in varying order (protobuf map "
                              "order); the weight shards are identical"),
 )
@@ -330,8 +352,9 @@ def read_precision(path: Path) -> str | None:
         return None
     found = {(weight.get("quantization") or {}).get("dtype")
              for group in model.get("weightsManifest", []) for weight in group.get("weights", [])}
-    return next((QUANTIZATION_DTYPES[d] for d in sorted(found - {None})
-                 if d in QUANTIZATION_DTYPES), None)
+    # the most aggressive one: int8-dynamic keeps its most damaged weights float16
+    return next((precision for dtype, precision in QUANTIZATION_DTYPES.items() if dtype in found),
+                None)
 
 
 FORMAT = FormatModule(
@@ -340,5 +363,6 @@ FORMAT = FormatModule(
     converters=CONVERTERS, time_runs=time_runs, folder_files=("model.json",),
     runtime_check=check_runtime, versions=runtime_versions,
     read_precision=read_precision, precision_evidence="read from its weight quantization",
+    rank_layers=rank_layers,
     browser_runner=tfjs_browser.make_runner, browser_backends=tfjs_browser.BACKENDS,
 )

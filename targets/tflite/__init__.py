@@ -263,7 +263,7 @@ QUANTIZER = Converter("tflite", "tflite", "ai-edge-quantizer", post_quantize,
 
 CONVERTERS = (
     Converter("savedmodel", "tflite", "tf.lite.TFLiteConverter", from_savedmodel, ("tensorflow",),
-              precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8"), keeps_float=True),
+              precisions=("fp32", "fp16", "int8-dynamic", "int8", "int16x8"), keeps_float=("int8",)),
     Converter("torch", "tflite", "litert-torch", from_torch, ("litert-torch", "torch")),
     Converter("onnx", "tflite", "onnx2tf", from_onnx, ("onnx2tf", "tensorflow", "onnx"),
               variants=onnx2tf_tool.variants, foresees=onnx2tf_tool.foreseen,
