@@ -107,6 +107,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "1. tfjs fp32 via torch.onnx.export -> onnx2tf -> tensorflowjs" in result.stdout
     assert "tfjs int8-dynamic via torch.onnx.export -> onnx2tf -> tensorflowjs" in result.stdout
+    assert "after a int8-dynamic candidate breaks the budget: the same with the layers " \
+           "int8-dynamic damages most kept in float" in result.stdout
     assert not (tmp_path / "out").exists()
 
 
