@@ -39,6 +39,8 @@ def test_help_and_profiles_import_no_framework():
 def test_profiles_table_and_json(run):
     result = run("profiles")
     assert all(name in result.output for name in PROFILES)
+    android, = [line for line in result.output.splitlines() if line.startswith("android ")]
+    assert "cortex-a53,cortex-a76" in android  # the CPU models --emulate arm64 runs it on
     rows = json.loads(run("profiles", "--json").output)
     assert [r["name"] for r in rows] == list(PROFILES)
 

@@ -207,11 +207,12 @@ def profiles(as_json):
         click.echo(json.dumps([asdict(p) for p in PROFILES.values()], indent=2))
         return 0
     rows = [("target", "formats", "precisions searched", "threads", "max drop", "max size",
-             "max RAM", "notes")]
+             "max RAM", "--emulate arm64 on", "notes")]
     rows += [(p.name, ",".join(p.formats), ",".join(p.policy), str(p.threads),
               f"{p.budgets.max_accuracy_drop} pt",
               f"{p.budgets.max_size_mb:g} MB" if p.budgets.max_size_mb else "-",
-              f"{p.budgets.max_ram_kb:g} KB" if p.budgets.max_ram_kb else "-", p.notes)
+              f"{p.budgets.max_ram_kb:g} KB" if p.budgets.max_ram_kb else "-",
+              ",".join(p.emulated_cpus) or "-", p.notes)
              for p in PROFILES.values()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
