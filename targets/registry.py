@@ -41,6 +41,10 @@ class Converter:
     # and whether that reaches models converted from its output
     nondeterminism: str = ""
     nondeterminism_propagates: bool = True
+    # its precisions only change how weights are stored: the runtime de-quantizes them when
+    # it loads the model (TF.js), so every precision of one route runs the same float32
+    # computation and timing differences between them are noise (edgekit.search)
+    dequantizes_at_load: bool = False
     # precisions at which it can keep named layers in float (StepContext.float_nodes): the
     # search's "layers kept in float" follow-ups are offered only there
     keeps_float: tuple[str, ...] = ()

@@ -202,3 +202,31 @@ def test_layers_kept_in_float_keep_the_options_that_made_the_route_work():
     # a route whose last converter cannot keep layers in float at this precision: no follow-up
     plain = Candidate("tfjs", (onnx2tf, tfjs), "fp16", batch1)
     assert followups(Trial(plain, FAILED)) == []
+
+
+def test_precisions_that_run_the_same_computation_are_chosen_by_size():
+    """TF.js de-quantizes weights at load: its int8-dynamic and fp16 candidates run fp32's
+    computation, so a p50 gap between them is noise (1.4x measured on a loaded host, and
+    fp16 at twice the size was delivered). Size decides; other formats keep the timing."""
+    @dataclass(frozen=True)
+    class Dequantizing:
+        tool: str
+        dequantizes_at_load: bool = True
+
+    def web(precision):
+        return Candidate("tfjs", (Dequantizing("tensorflowjs"),), precision)
+    shop = FakeWorkshop({("fp32", "tensorflowjs", ""): (PASSED, 1.0, 400),
+                         ("int8-dynamic", "tensorflowjs", ""): (PASSED, 1.4, 100),
+                         ("fp16", "tensorflowjs", ""): (PASSED, 0.97, 200)})
+    outcome = search("tfjs", [web("fp32"), web("int8-dynamic"), web("fp16")], shop,
+                     ("int8-dynamic", "fp16", "fp32"))
+    by_precision = {t.candidate.precision: t for t in outcome.trials}
+    assert outcome.chosen is by_precision["int8-dynamic"] and len(shop.tried) == 3
+    assert "smallest proven download" in outcome.chosen.reason
+    assert "same computation" in by_precision["fp16"].reason and "larger: 200 vs 100" in by_precision["fp16"].reason
+    # the same timings with a converter whose precisions change the kernels: int8-dynamic loses
+    timed = search("tflite", [candidate("fp32"), candidate("int8-dynamic"), candidate("fp16")],
+                   FakeWorkshop({("fp32", "conv", ""): (PASSED, 1.0, 400),
+                                 ("int8-dynamic", "conv", ""): (PASSED, 1.4, 100),
+                                 ("fp16", "conv", ""): (PASSED, 0.97, 200)}), ("int8-dynamic", "fp16", "fp32"))
+    assert timed.chosen.candidate.precision == "fp16"

@@ -3,7 +3,9 @@ are tried lazily in a stated order, each is proven in its runtime and timed, and
 deliverable is chosen by one stated objective.
 
 Objective: the fastest proven candidate within the budget; when two are within timing
-noise of each other, the smaller one. Without timings (`--bench-runs 0`), the first
+noise of each other, the smaller one. Two precisions of one route that run the same
+computation (TF.js de-quantizes weights at load) are never faster than each other: size
+decides between them. Without timings (`--bench-runs 0`), the first
 proven candidate in policy order (the most aggressive precision).
 
 Order: the format's fp32 baseline first (every quantized candidate must beat it, and
@@ -165,9 +167,19 @@ def _baseline(outcome: Outcome) -> Trial | None:
 
 
 def faster(a: Trial, b: Trial) -> bool:
-    """`a` is faster than `b` by more than the noise of either timing."""
+    """`a` is faster than `b` by more than the noise of either timing, and could be: two
+    candidates that run the same computation never are (see `same_computation`)."""
     noise = max(NOISE, a.p50_noise or 0.0, b.p50_noise or 0.0)
-    return a.p50_ms is not None and b.p50_ms is not None and a.p50_ms < b.p50_ms * (1 - noise)
+    return a.p50_ms is not None and b.p50_ms is not None and a.p50_ms < b.p50_ms * (1 - noise) \
+        and not same_computation(a.candidate, b.candidate)
+
+
+def same_computation(a: Candidate, b: Candidate) -> bool:
+    """Two precisions of one route (and options) whose last converter only changes how
+    weights are stored (TF.js: de-quantized to float32 at load): measured, a 1.4x p50 gap
+    between them on a loaded host delivered fp16 over uint8 weights twice its size."""
+    return a.route == b.route and a.variant.options == b.variant.options \
+        and getattr(a.route[-1], "dequantizes_at_load", False)
 
 
 def choose(outcome: Outcome) -> None:
@@ -202,6 +214,11 @@ def _why_chosen(best: Trial, outcome: Outcome) -> str:
     if faster(baseline, best):  # only when fp32 may not be delivered
         return (f"the only precision allowed ({', '.join(outcome.policy)}), although "
                 f"{1 / ratio:.2f}x slower than the fp32 baseline")
+    if same_computation(best.candidate, baseline.candidate):
+        return (f"the smallest proven download: {best.size_bytes} vs fp32's {baseline.size_bytes} "
+                "bytes; its runtime de-quantizes weights at load, so every precision of this "
+                f"route runs the same computation (p50 {best.p50_ms:.4g} vs {baseline.p50_ms:.4g} "
+                "ms: noise)")
     if not faster(best, baseline):
         return (f"as fast as the fp32 baseline within timing noise ({best.p50_ms:.4g} vs "
                 f"{baseline.p50_ms:.4g} ms) and smaller: {best.size_bytes} vs "
@@ -214,6 +231,9 @@ def _why_lost(trial: Trial, best: Trial, fastest: Trial | None) -> str:
         return f"proven; {best.candidate.describe()} comes first in policy order"
     if faster(fastest, trial):
         return f"proven but slower: p50 {trial.p50_ms:.4g} ms vs {fastest.p50_ms:.4g} ms"
+    if same_computation(trial.candidate, best.candidate) and trial.size_bytes != best.size_bytes:
+        return (f"proven, the same computation as {best.candidate.describe()} (weights "
+                f"de-quantized at load) but larger: {trial.size_bytes} vs {best.size_bytes} bytes")
     if trial.size_bytes == best.size_bytes:
         return f"proven, as fast and as large as {best.candidate.describe()}, which comes first"
     return (f"proven, as fast within noise ({trial.p50_ms:.4g} vs {fastest.p50_ms:.4g} ms, the "

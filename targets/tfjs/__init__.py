@@ -326,6 +326,7 @@ CONVERTERS = (
               lacks=lacking_in_savedmodel,
               variants=tfjs_graph.variants,
               precisions=("fp32", "fp16", "int8-dynamic"), keeps_float=("int8-dynamic",),
+              dequantizes_at_load=True,
               nondeterminism="model.json lists node attributes in varying order (protobuf map "
                              "order); the weight shards are identical"),
 )
