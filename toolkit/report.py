@@ -112,7 +112,8 @@ def _search(outcome, record: Record, rows: list[dict]) -> dict:
             "path": product.folder if on_disk else None,
         })
     return {"policy": list(outcome.policy), "budget_points": budgets.max_accuracy_drop,
-            "objective": "fastest proven candidate; smaller size breaks ties within timing noise",
+            "objective": "fastest proven candidate; smaller size breaks ties within timing noise "
+                         "(and between precisions of one route that run the same computation)",
             "stopped": outcome.stopped or None, "candidates": candidates,
             "float_ranking": [layer.as_dict() for layer in outcome.ranking[:RANKING_SHOWN]]}
 
