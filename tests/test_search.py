@@ -230,3 +230,19 @@ def test_precisions_that_run_the_same_computation_are_chosen_by_size():
                                  ("int8-dynamic", "conv", ""): (PASSED, 1.4, 100),
                                  ("fp16", "conv", ""): (PASSED, 0.97, 200)}), ("int8-dynamic", "fp16", "fp32"))
     assert timed.chosen.candidate.precision == "fp16"
+
+
+def test_a_candidate_only_too_large_gets_no_layers_in_float():
+    """Layers kept in float make a model larger: a candidate whose only problem is the size
+    budget is not retried that way (MiniLM at a 20 MB web budget: three ~30 s candidates)."""
+    from types import SimpleNamespace
+
+    from edgekit.candidates import Followups
+    ranking = [SimpleNamespace(tensor=f"w{i}", nodes=(f"w{i}",)) for i in range(8)]
+    followups = Followups((), lambda c: ranking)
+    tfjs = SimpleNamespace(tool="tensorflowjs", keeps_float=("int8-dynamic",))
+    first = Candidate("tfjs", (tfjs,), "int8-dynamic")
+    too_large = SimpleNamespace(only_too_large=True)
+    assert followups(Trial(first, FAILED, verdict=too_large)) == []
+    inaccurate = SimpleNamespace(only_too_large=False)
+    assert [c.variant.label for c in followups(Trial(first, FAILED, verdict=inaccurate))] == ["float1"]

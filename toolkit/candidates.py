@@ -80,6 +80,11 @@ def _keeps_float(candidate: Candidate) -> bool:
     return candidate.precision in candidate.route[-1].keeps_float
 
 
+def _only_too_large(trial: Trial) -> bool:
+    """Proven accurate but over the size budget: more layers in float only grow it."""
+    return getattr(trial.verdict, "only_too_large", False)
+
+
 class Followups:
     """What to try after a failure (see the module docstring); remembers each route's layer
     ranking so that it is computed once."""
@@ -92,7 +97,7 @@ class Followups:
 
     def __call__(self, trial: Trial) -> list[Candidate]:
         candidate = trial.candidate
-        if trial.status == FAILED and _keeps_float(candidate) \
+        if trial.status == FAILED and _keeps_float(candidate) and not _only_too_large(trial) \
                 and "full-int8" not in self.constraints:
             return self._more_in_float(candidate)
         if trial.status == ERROR and not candidate.variant.float_nodes:

@@ -24,6 +24,12 @@ class Verdict:
     layout_note: str | None = None
     # source output -> artifact output, and how they were matched (edgekit.tensors.match)
     output_mapping: list[dict] = field(default_factory=list)
+    too_large: bool = False  # one of the problems is the size budget
+
+    @property
+    def only_too_large(self) -> bool:
+        """Accurate enough, but over the size budget: keeping layers in float cannot help."""
+        return self.too_large and len(self.problems) == 1
 
     @property
     def passed(self) -> bool:
@@ -146,6 +152,7 @@ def judge(handle: ModelHandle, source: ModelHandle, data: Dataset, reference: li
     size = handle.size_bytes()
     if budgets.max_size_mb is not None and size > budgets.max_size_mb * 1e6:
         verdict.problems.append(f"size {size / 1e6:.2f} MB > budget {budgets.max_size_mb} MB")
+        verdict.too_large = True
     return verdict
 
 
