@@ -8,7 +8,8 @@ The order for one output format (see edgekit.search for why):
 A precision that needs calibration data is skipped (with the reason) when there is none.
 
 Follow-ups of a failed candidate come right behind it:
-- a quantized candidate out of budget, where the route's last converter can keep layers
+- a quantized candidate out of tolerance or accuracy budget (one only over the size budget
+  is not retried: float layers grow it), where the route's last converter can keep layers
   in float at its precision (Converter.keeps_float: int8 for TFLite and ONNX, int8-dynamic
   for TF.js's uint8 weights): the layers the precision damages most kept in float, 1, 2,
   4, ... of them (ranked once per route and options by the format's `rank_layers`), at
